@@ -1,0 +1,63 @@
+//! Types every stage shares: camera intrinsics and poses.
+
+use nalgebra::{Isometry3, Matrix3, Matrix4, Rotation3, Translation3, UnitQuaternion, Vector3};
+use serde::{Deserialize, Serialize};
+
+/// A rigid transform, object-to-camera unless named otherwise; OpenCV camera axes (x right, y down, z forward),
+/// metres. Double precision on the host so long tracks do not accumulate rounding; kernels get `f32`.
+pub type Pose = Isometry3<f64>;
+
+/// Pinhole intrinsics of an image, in pixels; the pixel (x, y) covers [x, x+1) × [y, y+1), centre at +0.5.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Intrinsics {
+    pub width: u32,
+    pub height: u32,
+    pub fx: f64,
+    pub fy: f64,
+    pub cx: f64,
+    pub cy: f64,
+}
+
+impl Intrinsics {
+    /// A pinhole camera of the given size with a horizontal field of view in degrees and centred principal point.
+    pub fn from_fov(width: u32, height: u32, hfov_deg: f64) -> Self {
+        let fx = 0.5 * width as f64 / (0.5 * hfov_deg.to_radians()).tan();
+        Self { width, height, fx, fy: fx, cx: 0.5 * width as f64, cy: 0.5 * height as f64 }
+    }
+
+    /// Number of pixels.
+    pub fn pixel_count(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+}
+
+/// Why a 4×4 matrix is not a usable rigid transform.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PoseError {
+    #[error("the matrix has a non-finite entry")]
+    NonFinite,
+    #[error("the last row must be 0 0 0 1")]
+    NotAffine,
+    #[error("the 3×3 block is not a rotation (orthonormality error {0:.2e}, determinant must be +1)")]
+    NotRotation(f64),
+}
+
+/// Reads a row-major 4×4 rigid transform, accepting the rounding of text files (up to 1e-4 off orthonormal)
+/// and re-orthonormalising it.
+pub fn pose_from_matrix(m: &Matrix4<f64>) -> Result<Pose, PoseError> {
+    if m.iter().any(|v| !v.is_finite()) {
+        return Err(PoseError::NonFinite);
+    }
+    let last = m.row(3);
+    if (last[0].abs() + last[1].abs() + last[2].abs() + (last[3] - 1.0).abs()) > 1e-9 {
+        return Err(PoseError::NotAffine);
+    }
+    let r: Matrix3<f64> = m.fixed_view::<3, 3>(0, 0).into();
+    let err = (r.transpose() * r - Matrix3::identity()).abs().max();
+    if err > 1e-4 || r.determinant() <= 0.0 {
+        return Err(PoseError::NotRotation(err));
+    }
+    let rotation = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix(&r));
+    let t = Vector3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]);
+    Ok(Isometry3::from_parts(Translation3::from(t), rotation))
+}

@@ -1,0 +1,103 @@
+//! `bytemuck::Pod` mirrors of the WGSL structs, byte for byte (explicit padding). `tests/wgsl_mirrors.rs`
+//! compares each field's offset and each struct's size with naga's layout of the shader source.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Mirror of `RenderParams` in `shaders/common.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct RenderParams {
+    pub rot_c0: [f32; 4],
+    pub rot_c1: [f32; 4],
+    pub rot_c2: [f32; 4],
+    pub translation: [f32; 4],
+    pub focal: [f32; 2],
+    pub principal: [f32; 2],
+    pub image_size: [u32; 2],
+    pub tile_count: [u32; 2],
+    pub num_splats: u32,
+    pub sh_coeffs: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Mirror of `ProjectedSplat` in `shaders/common.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct ProjectedSplat {
+    pub ray_u: [f32; 3],
+    pub centre_x: f32,
+    pub ray_v: [f32; 3],
+    pub centre_y: f32,
+    pub ray_w: [f32; 3],
+    pub depth: f32,
+    pub normal: [f32; 3],
+    pub opacity: f32,
+    pub color: [f32; 3],
+    pub tile_count: u32,
+    pub radius: [u32; 2],
+    pub _pad: [u32; 2],
+}
+
+/// Mirror of `ScanParams` in `shaders/scan.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct ScanParams {
+    pub len: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Mirror of `SortParams` in `shaders/sort.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct SortParams {
+    pub num_keys: u32,
+    pub shift: u32,
+    pub num_blocks: u32,
+    pub word: u32,
+}
+
+/// Mirror of `TileParams` in `shaders/tiles.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct TileParams {
+    pub num_keys: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// A Rust mirror's name in WGSL, size and field offsets, for the layout test.
+pub struct MirrorLayout {
+    pub wgsl_name: &'static str,
+    pub size: usize,
+    pub fields: Vec<(&'static str, usize)>,
+}
+
+macro_rules! mirror_layout {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        MirrorLayout {
+            wgsl_name: stringify!($ty),
+            size: std::mem::size_of::<$ty>(),
+            fields: vec![$((stringify!($field), std::mem::offset_of!($ty, $field))),*],
+        }
+    };
+}
+
+/// Every mirror with the shader file that declares it.
+pub fn mirror_layouts() -> Vec<(&'static str, MirrorLayout)> {
+    vec![
+        ("common.wgsl", mirror_layout!(RenderParams {
+            rot_c0, rot_c1, rot_c2, translation, focal, principal, image_size, tile_count, num_splats, sh_coeffs,
+            _pad0, _pad1
+        })),
+        ("common.wgsl", mirror_layout!(ProjectedSplat {
+            ray_u, centre_x, ray_v, centre_y, ray_w, depth, normal, opacity, color, tile_count, radius, _pad
+        })),
+        ("scan.wgsl", mirror_layout!(ScanParams { len, _pad0, _pad1, _pad2 })),
+        ("sort.wgsl", mirror_layout!(SortParams { num_keys, shift, num_blocks, word })),
+        ("tiles.wgsl", mirror_layout!(TileParams { num_keys, _pad0, _pad1, _pad2 })),
+    ]
+}

@@ -1,0 +1,11 @@
+//! The GPU splat engine: the shared wgpu context and one module per kernel family (`shaders/<name>.wgsl`).
+
+pub mod context;
+pub mod gpu_data;
+pub mod kernel;
+pub mod renderer;
+pub mod scan;
+pub mod sort;
+
+pub use context::{GpuCaps, GpuContext, GpuError};
+pub use renderer::{GpuSplats, RenderError, RenderStats, SplatRenderer};

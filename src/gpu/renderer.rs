@@ -1,0 +1,302 @@
+//! The forward 2DGS rasterizer: surfels + intrinsics + object pose in, per-pixel outputs on the GPU.
+//!
+//! How it works, per render: (1) `project.wgsl` projects every surfel under the object-to-camera pose and
+//! counts its tiles; `scan.wgsl` turns the counts into offsets, whose last entry is the number of (tile,
+//! surfel) pairs: that one number is read back to size the key buffers (the only round trip). (2)
+//! `tiles.wgsl` emits the (tile, depth) keys, `sort.wgsl` sorts them, `tiles.wgsl` finds each tile's range,
+//! and `raster.wgsl` composites each 16×16 tile front to back. Outputs stay on the GPU until
+//! [`SplatRenderer::read_view`] is called.
+
+use std::sync::Arc;
+
+use bytemuck::Zeroable;
+
+use super::context::{GpuContext, GpuError};
+use super::gpu_data::{ProjectedSplat, RenderParams, TileParams};
+use super::kernel::{bind, dispatch_items, pipeline};
+use super::scan::{Scan, ScanPlan};
+use super::sort::{KeyBuffers, RadixSort, bits_for};
+use crate::config::{RasterConfig, TILE_SIZE};
+use crate::frame::{Intrinsics, Pose};
+use crate::rendered::{F32_CHANNELS, RenderedView, U32_CHANNELS};
+use crate::splats::{NonFiniteSplat, Splats, sh_coeffs};
+
+/// Why a render could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error("cannot upload the model: {0}")]
+    NonFinite(#[from] NonFiniteSplat),
+    #[error("invalid camera: {0}")]
+    Camera(String),
+}
+
+/// A surfel model uploaded to the GPU: one flat `f32` buffer per parameter group, in `Splats` layout.
+pub struct GpuSplats {
+    pub means: wgpu::Buffer,
+    pub quats: wgpu::Buffer,
+    pub log_scales: wgpu::Buffer,
+    pub opacity_logits: wgpu::Buffer,
+    pub sh: wgpu::Buffer,
+    pub len: u32,
+    pub sh_coeffs: u32,
+}
+
+/// What one render produced besides its images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderStats {
+    /// Number of (tile, surfel) pairs sorted.
+    pub intersections: u32,
+}
+
+/// Buffers sized for one (model size, image size).
+struct FrameBuffers {
+    num_splats: u32,
+    width: u32,
+    height: u32,
+    params: wgpu::Buffer,
+    projected: wgpu::Buffer,
+    tile_counts: wgpu::Buffer,
+    count_scan: ScanPlan,
+    ranges: wgpu::Buffer,
+    out_f32: wgpu::Buffer,
+    out_u32: wgpu::Buffer,
+}
+
+/// The forward rasterizer; owns its pipelines and reuses its buffers across renders.
+pub struct SplatRenderer {
+    ctx: Arc<GpuContext>,
+    project: wgpu::ComputePipeline,
+    emit_keys: wgpu::ComputePipeline,
+    tile_ranges: wgpu::ComputePipeline,
+    raster: wgpu::ComputePipeline,
+    scan: Scan,
+    sort: RadixSort,
+    frame: Option<FrameBuffers>,
+    keys: Option<KeyBuffers>,
+}
+
+fn upload_f32(ctx: &GpuContext, label: &str, data: &[f32]) -> Result<wgpu::Buffer, GpuError> {
+    let buffer = ctx.storage_buffer(label, (data.len() * 4) as u64, wgpu::BufferUsages::empty())?;
+    if !data.is_empty() {
+        ctx.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+    }
+    Ok(buffer)
+}
+
+impl SplatRenderer {
+    /// Compiles the forward kernels with the given conventions.
+    pub fn new(ctx: Arc<GpuContext>, config: RasterConfig) -> Self {
+        let _span = tracing::debug_span!("compile forward kernels").entered();
+        let project_src = include_str!("../../shaders/project.wgsl");
+        let tiles_src = include_str!("../../shaders/tiles.wgsl");
+        let raster_src = include_str!("../../shaders/raster.wgsl");
+        Self {
+            project: pipeline(&ctx, "project", project_src, "main", &config),
+            emit_keys: pipeline(&ctx, "emit_keys", tiles_src, "emit_keys", &config),
+            tile_ranges: pipeline(&ctx, "tile_ranges", tiles_src, "tile_ranges", &config),
+            raster: pipeline(&ctx, "raster", raster_src, "main", &config),
+            scan: Scan::new(&ctx),
+            sort: RadixSort::new(&ctx),
+            frame: None,
+            keys: None,
+            ctx,
+        }
+    }
+
+    /// The device this renderer runs on.
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// Checks and uploads a model; non-finite parameters are refused here, before they reach a kernel.
+    pub fn upload(&self, splats: &Splats) -> Result<GpuSplats, RenderError> {
+        splats.validate()?;
+        let ctx = &self.ctx;
+        Ok(GpuSplats {
+            means: upload_f32(ctx, "means", splats.means.as_flattened())?,
+            quats: upload_f32(ctx, "quats", splats.quats.as_flattened())?,
+            log_scales: upload_f32(ctx, "log_scales", splats.log_scales.as_flattened())?,
+            opacity_logits: upload_f32(ctx, "opacity_logits", &splats.opacity_logits)?,
+            sh: upload_f32(ctx, "sh", splats.sh.as_flattened())?,
+            len: splats.len() as u32,
+            sh_coeffs: sh_coeffs(splats.sh_degree) as u32,
+        })
+    }
+
+    fn frame_buffers(&mut self, splats: &GpuSplats, intr: &Intrinsics) -> Result<(), GpuError> {
+        if let Some(f) = &self.frame
+            && f.num_splats == splats.len
+            && f.width == intr.width
+            && f.height == intr.height
+        {
+            return Ok(());
+        }
+        let ctx = &self.ctx;
+        let n = splats.len as u64;
+        let pixels = intr.pixel_count() as u64;
+        let tiles = (intr.width.div_ceil(TILE_SIZE) * intr.height.div_ceil(TILE_SIZE)) as u64;
+        let none = wgpu::BufferUsages::empty();
+        let tile_counts = ctx.storage_buffer("tile counts", (n + 1) * 4, none)?;
+        self.frame = Some(FrameBuffers {
+            num_splats: splats.len,
+            width: intr.width,
+            height: intr.height,
+            params: ctx.uniform_buffer("render params", &RenderParams::zeroed()),
+            projected: ctx.storage_buffer("projected", n * size_of::<ProjectedSplat>() as u64, none)?,
+            count_scan: self.scan.plan(ctx, &tile_counts, splats.len + 1)?,
+            tile_counts,
+            ranges: ctx.storage_buffer("tile ranges", tiles * 8, none)?,
+            out_f32: ctx.storage_buffer("raster out f32", pixels * 4 * F32_CHANNELS as u64, none)?,
+            out_u32: ctx.storage_buffer("raster out u32", pixels * 4 * U32_CHANNELS as u64, none)?,
+        });
+        Ok(())
+    }
+
+    /// Renders `splats` seen through `intr` with the object-to-camera `pose`; results stay on the GPU.
+    pub fn render(&mut self, splats: &GpuSplats, intr: &Intrinsics, pose: &Pose) -> Result<RenderStats, RenderError> {
+        let _span = tracing::debug_span!("render", splats = splats.len, w = intr.width, h = intr.height).entered();
+        check_camera(intr)?;
+        self.ctx.check_alive()?;
+        self.frame_buffers(splats, intr)?;
+        let ctx = self.ctx.clone();
+        let frame = self.frame.as_ref().expect("frame buffers were just made");
+        let tiles = [intr.width.div_ceil(TILE_SIZE), intr.height.div_ceil(TILE_SIZE)];
+        let params = render_params(splats, intr, pose, tiles);
+        ctx.queue.write_buffer(&frame.params, 0, bytemuck::bytes_of(&params));
+
+        // Stage 1: project and count, scan to offsets; read back the total.
+        let project_group = bind(
+            &ctx,
+            &self.project,
+            &[
+                (0, &frame.params),
+                (1, &splats.means),
+                (2, &splats.quats),
+                (3, &splats.log_scales),
+                (4, &splats.opacity_logits),
+                (5, &splats.sh),
+                (6, &frame.projected),
+                (7, &frame.tile_counts),
+            ],
+        );
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("project"), timestamp_writes: None });
+            dispatch_items(&mut pass, &self.project, &project_group, splats.len + 1);
+            self.scan.encode(&mut pass, &frame.count_scan);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        let intersections = ctx.read_buffer_at::<u32>(&frame.tile_counts, splats.len as u64 * 4, 1)?[0];
+
+        // Stage 2: keys, sort, ranges, raster.
+        if self.keys.as_ref().is_none_or(|k| k.capacity < intersections) {
+            self.keys = Some(KeyBuffers::new(&ctx, intersections + intersections / 2)?);
+        }
+        let keys = self.keys.as_ref().expect("key buffers were just made");
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&frame.ranges, 0, None);
+        if intersections > 0 {
+            let emit_group = bind(
+                &ctx,
+                &self.emit_keys,
+                &[
+                    (0, &frame.params),
+                    (1, &frame.projected),
+                    (2, &frame.tile_counts),
+                    (3, &keys.hi[0]),
+                    (4, &keys.lo[0]),
+                    (5, &keys.values[0]),
+                ],
+            );
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("emit keys"), timestamp_writes: None });
+            dispatch_items(&mut pass, &self.emit_keys, &emit_group, splats.len);
+        }
+        let sorted = self.sort.encode(&ctx, &mut encoder, keys, intersections, bits_for(tiles[0] * tiles[1]))?;
+        let tile_params =
+            ctx.uniform_buffer("tile params", &TileParams { num_keys: intersections, _pad0: 0, _pad1: 0, _pad2: 0 });
+        let ranges_group =
+            bind(&ctx, &self.tile_ranges, &[(3, &keys.hi[sorted.result]), (6, &tile_params), (7, &frame.ranges)]);
+        let raster_group = bind(
+            &ctx,
+            &self.raster,
+            &[
+                (0, &frame.params),
+                (1, &frame.projected),
+                (2, &keys.values[sorted.result]),
+                (3, &frame.ranges),
+                (4, &frame.out_f32),
+                (5, &frame.out_u32),
+            ],
+        );
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("rasterize"), timestamp_writes: None });
+            if intersections > 0 {
+                dispatch_items(&mut pass, &self.tile_ranges, &ranges_group, intersections);
+            }
+            pass.set_pipeline(&self.raster);
+            pass.set_bind_group(0, &raster_group, &[]);
+            pass.dispatch_workgroups(tiles[0], tiles[1], 1);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        Ok(RenderStats { intersections })
+    }
+
+    /// Reads the last render's per-pixel outputs back to the host.
+    pub fn read_view(&self) -> Result<RenderedView, RenderError> {
+        let frame = self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_view before any render".into()))?;
+        let n = frame.width as usize * frame.height as usize;
+        Ok(RenderedView {
+            width: frame.width,
+            height: frame.height,
+            planes: self.ctx.read_buffer(&frame.out_f32, n * F32_CHANNELS)?,
+            counts: self.ctx.read_buffer(&frame.out_u32, n * U32_CHANNELS)?,
+        })
+    }
+
+    /// Reads the last render's projected surfels (tests compare them with the CPU reference).
+    pub fn read_projected(&self) -> Result<Vec<ProjectedSplat>, RenderError> {
+        let frame = self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_projected before any render".into()))?;
+        Ok(self.ctx.read_buffer(&frame.projected, frame.num_splats as usize)?)
+    }
+
+    /// Convenience for one-off renders: render and read back.
+    pub fn render_view(&mut self, splats: &GpuSplats, intr: &Intrinsics, pose: &Pose) -> Result<RenderedView, RenderError> {
+        self.render(splats, intr, pose)?;
+        self.read_view()
+    }
+}
+
+fn check_camera(intr: &Intrinsics) -> Result<(), RenderError> {
+    let finite = [intr.fx, intr.fy, intr.cx, intr.cy].iter().all(|v| v.is_finite());
+    if intr.width == 0 || intr.height == 0 || !finite || intr.fx <= 0.0 || intr.fy <= 0.0 {
+        return Err(RenderError::Camera(format!(
+            "need a non-empty image and positive finite focal lengths, got {}x{} fx={} fy={} cx={} cy={}",
+            intr.width, intr.height, intr.fx, intr.fy, intr.cx, intr.cy
+        )));
+    }
+    Ok(())
+}
+
+/// The uniform block of one render.
+pub fn render_params(splats: &GpuSplats, intr: &Intrinsics, pose: &Pose, tiles: [u32; 2]) -> RenderParams {
+    let r = pose.rotation.to_rotation_matrix();
+    let m = r.matrix();
+    let col = |c: usize| [m[(0, c)] as f32, m[(1, c)] as f32, m[(2, c)] as f32, 0.0];
+    let t = pose.translation.vector;
+    RenderParams {
+        rot_c0: col(0),
+        rot_c1: col(1),
+        rot_c2: col(2),
+        translation: [t.x as f32, t.y as f32, t.z as f32, 0.0],
+        focal: [intr.fx as f32, intr.fy as f32],
+        principal: [intr.cx as f32, intr.cy as f32],
+        image_size: [intr.width, intr.height],
+        tile_count: tiles,
+        num_splats: splats.len,
+        sh_coeffs: splats.sh_coeffs,
+        _pad0: 0,
+        _pad1: 0,
+    }
+}
