@@ -1,1 +1,40 @@
 //! The command-line face: each subcommand is a thin layer over the library, so everything is scriptable.
+
+mod bench;
+mod render;
+
+use clap::{Parser, Subcommand};
+
+/// splatrack: track an object's 6D pose while reconstructing it with 2D Gaussian splats, on the GPU.
+#[derive(Debug, Parser)]
+#[command(name = "splatrack", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Everything splatrack does headless.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a 2DGS PLY model through a camera to an RGBA PNG (and optionally a uint16 mm depth PNG).
+    Render(render::RenderArgs),
+    /// Measure the GPU kernels against their CPU references (timings, never assertions).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Render(args) => render::run(&args),
+        Command::Bench(cmd) => bench::run(&cmd),
+    }
+}
+
+/// Parses `WxH` (e.g. `640x480`).
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"));
+    Ok((parse(w)?, parse(h)?))
+}

@@ -144,7 +144,7 @@ impl SplatRenderer {
             width: intr.width,
             height: intr.height,
             params: ctx.uniform_buffer("render params", &RenderParams::zeroed()),
-            projected: ctx.storage_buffer("projected", n * size_of::<ProjectedSplat>() as u64, none)?,
+            projected: ctx.storage_buffer("projected", n.max(1) * size_of::<ProjectedSplat>() as u64, none)?,
             count_scan: self.scan.plan(ctx, &tile_counts, splats.len + 1)?,
             tile_counts,
             ranges: ctx.storage_buffer("tile ranges", tiles * 8, none)?,

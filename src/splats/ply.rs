@@ -108,9 +108,13 @@ struct Header {
 
 fn read_header(reader: &mut impl BufRead) -> Result<Header, PlyProblem> {
     let mut line = String::new();
+    let mut bytes = Vec::new();
+    // Header lines are read as bytes so a binary non-PLY file is reported as such, not as bad UTF-8.
     let mut next_line = |line: &mut String| -> Result<bool, PlyProblem> {
-        line.clear();
-        Ok(reader.read_line(line)? > 0)
+        bytes.clear();
+        let read = reader.read_until(b'\n', &mut bytes)?;
+        *line = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(read > 0)
     };
     if !next_line(&mut line)? || line.trim_end() != "ply" {
         return Err(PlyProblem::NotPly);

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages splatrack's GPU code needs on Debian/Ubuntu when they are missing:
+# the Vulkan loader and Mesa's drivers (lavapipe, a software Vulkan, on machines without a GPU).
+set -euo pipefail
+packages=(mesa-vulkan-drivers libvulkan1)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
