@@ -2,7 +2,8 @@
 # Installs the system packages splatrack's GPU code needs on Debian/Ubuntu when they are missing:
 # the Vulkan loader and Mesa's drivers (lavapipe, a software Vulkan, on machines without a GPU).
 set -euo pipefail
-packages=(mesa-vulkan-drivers libvulkan1)
+# GL through EGL (libegl1 libegl-mesa0 libgl1-mesa-dri) is the fallback backend; tests check it too.
+packages=(mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

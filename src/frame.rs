@@ -61,3 +61,34 @@ pub fn pose_from_matrix(m: &Matrix4<f64>) -> Result<Pose, PoseError> {
     let t = Vector3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]);
     Ok(Isometry3::from_parts(Translation3::from(t), rotation))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pose_from_matrix_accepts_rigid_and_names_what_is_wrong() {
+        let mut m = Matrix4::identity();
+        m[(0, 3)] = 0.5;
+        let pose = pose_from_matrix(&m).unwrap();
+        assert_eq!(pose.translation.vector, Vector3::new(0.5, 0.0, 0.0));
+        let mut scaled = m;
+        scaled[(1, 1)] = 2.0;
+        assert!(matches!(pose_from_matrix(&scaled), Err(PoseError::NotRotation(_))));
+        let mut mirrored = m;
+        mirrored[(2, 2)] = -1.0;
+        assert!(matches!(pose_from_matrix(&mirrored), Err(PoseError::NotRotation(_))));
+        let mut projective = m;
+        projective[(3, 0)] = 0.1;
+        assert_eq!(pose_from_matrix(&projective), Err(PoseError::NotAffine));
+        let mut nan = m;
+        nan[(0, 1)] = f64::NAN;
+        assert_eq!(pose_from_matrix(&nan), Err(PoseError::NonFinite));
+    }
+
+    #[test]
+    fn fov_gives_the_focal_length() {
+        let k = Intrinsics::from_fov(640, 480, 90.0);
+        assert!((k.fx - 320.0).abs() < 1e-9 && k.cx == 320.0 && k.cy == 240.0);
+    }
+}

@@ -64,3 +64,25 @@ fn bad_inputs_fail_with_the_file_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("missing.ply"), "{stderr}");
 }
+
+#[test]
+fn gl_backend_without_optional_features_renders_like_vulkan() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let render = |backend: &str| {
+        let out = dir.path().join(format!("{backend}.png"));
+        let status = splatrack()
+            .env("WGPU_BACKEND", backend)
+            .args(["render", "--splats", &format!("{root}/assets/example_sphere.ply")])
+            .args(["--camera", &format!("{root}/assets/example_camera.json"), "--out"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "render on {backend} failed (GL needs libegl1 libegl-mesa0 libgl1-mesa-dri)");
+        image::open(&out).unwrap().into_rgba8()
+    };
+    let (vulkan, gl) = (render("vulkan"), render("gl"));
+    // Same kernels, different shader compilers: allow one 8-bit level of rounding, and a few flipped pixels.
+    let differing = vulkan.pixels().zip(gl.pixels()).filter(|(a, b)| (0..4).any(|c| a[c].abs_diff(b[c]) > 1)).count();
+    assert!(differing <= 40, "{differing} pixels differ between Vulkan and GL");
+}

@@ -38,3 +38,13 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"));
     Ok((parse(w)?, parse(h)?))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse_and_bad_ones_are_refused() {
+        assert_eq!(super::parse_size("640x480"), Ok((640, 480)));
+        assert_eq!(super::parse_size("64X48"), Ok((64, 48)));
+        assert!(super::parse_size("640").is_err() && super::parse_size("0x10").is_err() && super::parse_size("ax3").is_err());
+    }
+}

@@ -110,3 +110,11 @@ impl RadixSort {
 pub fn bits_for(n: u32) -> u32 {
     if n <= 1 { 0 } else { 32 - (n - 1).leading_zeros() }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bits_for_counts_the_bits_of_the_largest_value() {
+        assert_eq!([0, 1, 2, 3, 256, 257, 1200].map(super::bits_for), [0, 0, 1, 2, 8, 9, 11]);
+    }
+}
