@@ -1,7 +1,7 @@
 // Projection: one thread per surfel. Applies the object pose, builds the 2DGS ray transform, finds the
 // screen-space centre and 3.33-sigma extent, culls (near plane, off-screen, degenerate), evaluates the colour
-// and counts the tiles the surfel touches. tile_counts has num_splats + 1 entries; the last is set to 0 so the
-// exclusive scan that follows leaves the total number of (tile, surfel) pairs there.
+// and counts the tiles the surfel touches. It also writes the depth sort's input: the centre depth's bits
+// (positive floats order like their bits) and the surfel index.
 
 @group(0) @binding(0) var<uniform> params: RenderParams;
 @group(0) @binding(1) var<storage, read> means: array<f32>;
@@ -10,7 +10,8 @@
 @group(0) @binding(4) var<storage, read> opacity_logits: array<f32>;
 @group(0) @binding(5) var<storage, read> sh: array<f32>;
 @group(0) @binding(6) var<storage, read_write> projected: array<ProjectedSplat>;
-@group(0) @binding(7) var<storage, read_write> tile_counts: array<u32>;
+@group(0) @binding(7) var<storage, read_write> depth_keys: array<u32>;
+@group(0) @binding(8) var<storage, read_write> depth_order: array<u32>;
 
 fn quat_to_rotmat(q_raw: vec4<f32>) -> mat3x3<f32> {
     let q = normalize(q_raw);
@@ -106,13 +107,11 @@ fn main(
     @builtin(local_invocation_index) li: u32,
 ) {
     let i = linear_group(wg, nwg) * 256u + li;
-    if i == params.num_splats {
-        tile_counts[i] = 0u;
-    }
     if i >= params.num_splats {
         return;
     }
     let p = project_one(i);
     projected[i] = p;
-    tile_counts[i] = p.tile_count;
+    depth_keys[i] = bitcast<u32>(p.depth);
+    depth_order[i] = i;
 }

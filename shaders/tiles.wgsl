@@ -1,6 +1,10 @@
-// Tile binning around the sort. emit_keys: one thread per surfel writes a (tile, depth) key and the surfel
-// index for every tile it touches, at the offset the scan gave it, in row-major tile order. tile_ranges: one
-// thread per sorted key marks where each tile's run of keys starts and ends (ranges are cleared to (0, 0)
+// Tile binning around the sorts. The surfels arrive sorted by depth (depth_order, a stable sort of the
+// projected depths), so emitting each surfel's tiles in that order and then stably sorting by tile id alone
+// leaves every tile's surfels front to back, ties in index order.
+// gather_counts: tile counts in depth order, plus a 0 at the end so the exclusive scan that follows leaves the
+// total number of (tile, surfel) pairs there. emit_keys: one thread per depth-sorted surfel writes the tile id
+// and surfel index of every tile it touches, at its scanned offset, in row-major tile order. tile_ranges: one
+// thread per tile-sorted key marks where each tile's run starts and ends (ranges are cleared to (0, 0)
 // beforehand, so empty tiles read as empty).
 
 struct TileParams {
@@ -12,12 +16,26 @@ struct TileParams {
 
 @group(0) @binding(0) var<uniform> params: RenderParams;
 @group(0) @binding(1) var<storage, read> projected: array<ProjectedSplat>;
-@group(0) @binding(2) var<storage, read> offsets: array<u32>;
-@group(0) @binding(3) var<storage, read_write> keys_hi: array<u32>;
-@group(0) @binding(4) var<storage, read_write> keys_lo: array<u32>;
-@group(0) @binding(5) var<storage, read_write> values: array<u32>;
+@group(0) @binding(2) var<storage, read> depth_order: array<u32>;
+@group(0) @binding(3) var<storage, read_write> offsets: array<u32>;
+@group(0) @binding(4) var<storage, read_write> tile_keys: array<u32>;
+@group(0) @binding(5) var<storage, read_write> tile_values: array<u32>;
 @group(0) @binding(6) var<uniform> tiles: TileParams;
 @group(0) @binding(7) var<storage, read_write> ranges: array<vec2<u32>>;
+
+@compute @workgroup_size(256)
+fn gather_counts(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let j = linear_group(wg, nwg) * 256u + li;
+    if j < params.num_splats {
+        offsets[j] = projected[depth_order[j]].tile_count;
+    } else if j == params.num_splats {
+        offsets[j] = 0u;
+    }
+}
 
 @compute @workgroup_size(256)
 fn emit_keys(
@@ -25,22 +43,21 @@ fn emit_keys(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let i = linear_group(wg, nwg) * 256u + li;
-    if i >= params.num_splats {
+    let j = linear_group(wg, nwg) * 256u + li;
+    if j >= params.num_splats {
         return;
     }
+    let i = depth_order[j];
     let p = projected[i];
     if p.tile_count == 0u {
         return;
     }
     let rect = tile_rect(vec2(p.centre_x, p.centre_y), vec2<f32>(p.radius), params.tile_count);
-    let depth_bits = bitcast<u32>(p.depth);
-    var at = offsets[i];
+    var at = offsets[j];
     for (var ty = rect.y; ty < rect.w; ty++) {
         for (var tx = rect.x; tx < rect.z; tx++) {
-            keys_hi[at] = ty * params.tile_count.x + tx;
-            keys_lo[at] = depth_bits;
-            values[at] = i;
+            tile_keys[at] = ty * params.tile_count.x + tx;
+            tile_values[at] = i;
             at++;
         }
     }
@@ -57,11 +74,11 @@ fn tile_ranges(
     if k >= n {
         return;
     }
-    let tile = keys_hi[k];
-    if k == 0u || keys_hi[k - 1u] != tile {
+    let tile = tile_keys[k];
+    if k == 0u || tile_keys[k - 1u] != tile {
         ranges[tile].x = k;
     }
-    if k + 1u == n || keys_hi[k + 1u] != tile {
+    if k + 1u == n || tile_keys[k + 1u] != tile {
         ranges[tile].y = k + 1u;
     }
 }

@@ -14,24 +14,26 @@ fn radix_sort_matches_a_stable_cpu_sort() {
     let mut rng = Pcg64::seed_from_u64(5);
     // Sizes around block boundaries; few distinct keys so ties (and stability) are exercised.
     for &(n, tiles) in &[(1u32, 1u32), (2, 3), (255, 40), (256, 300), (257, 1200), (5000, 1200), (70_000, 70_000)] {
-        let hi: Vec<u32> = (0..n).map(|_| rng.random_range(0..tiles)).collect();
-        let lo: Vec<u32> = (0..n).map(|_| rng.random_range(0.3f32..0.31).to_bits()).collect();
-        let values: Vec<u32> = (0..n).collect();
-        let keys = KeyBuffers::new(&ctx, n + 7).unwrap();
-        ctx.queue.write_buffer(&keys.hi[0], 0, bytemuck::cast_slice(&hi));
-        ctx.queue.write_buffer(&keys.lo[0], 0, bytemuck::cast_slice(&lo));
-        ctx.queue.write_buffer(&keys.values[0], 0, bytemuck::cast_slice(&values));
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        let sorted = sort.encode(&ctx, &mut encoder, &keys, n, bits_for(tiles)).unwrap();
-        ctx.queue.submit([encoder.finish()]);
-        let got_hi: Vec<u32> = ctx.read_buffer(&keys.hi[sorted.result], n as usize).unwrap();
-        let got_lo: Vec<u32> = ctx.read_buffer(&keys.lo[sorted.result], n as usize).unwrap();
-        let got_values: Vec<u32> = ctx.read_buffer(&keys.values[sorted.result], n as usize).unwrap();
+        // Tile-like keys with few distinct values, and depth-like float bits over a narrow range.
+        for (key_bits, keys_in) in [
+            (bits_for(tiles), (0..n).map(|_| rng.random_range(0..tiles)).collect::<Vec<u32>>()),
+            (32, (0..n).map(|_| rng.random_range(0.3f32..0.3001).to_bits()).collect()),
+        ] {
+            let values: Vec<u32> = (0..n).map(|_| rng.random()).collect();
+            let keys = KeyBuffers::new(&ctx, "test", n + 7).unwrap();
+            ctx.queue.write_buffer(&keys.keys[0], 0, bytemuck::cast_slice(&keys_in));
+            ctx.queue.write_buffer(&keys.values[0], 0, bytemuck::cast_slice(&values));
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            let sorted = sort.encode(&ctx, &mut encoder, &keys, n, key_bits, None).unwrap();
+            ctx.queue.submit([encoder.finish()]);
+            let got_keys: Vec<u32> = ctx.read_buffer(&keys.keys[sorted.result], n as usize).unwrap();
+            let got_values: Vec<u32> = ctx.read_buffer(&keys.values[sorted.result], n as usize).unwrap();
 
-        let mut expected: Vec<(u32, u32, u32)> = (0..n as usize).map(|i| (hi[i], lo[i], values[i])).collect();
-        expected.sort_by_key(|&(h, l, _)| (h, l)); // stable: equal keys keep input order
-        let got: Vec<(u32, u32, u32)> = (0..n as usize).map(|i| (got_hi[i], got_lo[i], got_values[i])).collect();
-        assert!(got == expected, "sort of {n} keys over {tiles} tiles differs from the stable CPU sort");
+            let mut expected: Vec<(u32, u32)> = keys_in.iter().copied().zip(values).collect();
+            expected.sort_by_key(|&(k, _)| k); // stable: equal keys keep input order
+            let got: Vec<(u32, u32)> = got_keys.into_iter().zip(got_values).collect();
+            assert!(got == expected, "{key_bits}-bit sort of {n} keys differs from the stable CPU sort");
+        }
     }
 }
 

@@ -46,6 +46,8 @@ struct RasterBenchReport {
     /// Wall clock from recording to completion of one render (includes the one count read-back), median.
     gpu_frame_ms_median: f64,
     gpu_frame_ms_min: f64,
+    /// GPU time of each pass of one frame (timestamp queries), where the device has them.
+    stages_ms: Vec<(&'static str, f64)>,
     cpu_reference_ms: f64,
     speedup: f64,
 }
@@ -67,6 +69,7 @@ fn raster(args: &RasterBenchArgs) -> anyhow::Result<()> {
     let gpu_splats = renderer.upload(&splats)?;
     let mut intersections = 0;
     let mut times_ms = Vec::with_capacity(args.frames);
+    // Timestamps would add a read-back per frame: measure frame times without them, then one timed frame.
     for frame in 0..args.frames.max(1) + 2 {
         let start = Instant::now();
         intersections = renderer.render(&gpu_splats, &intr, &pose)?.intersections;
@@ -76,6 +79,11 @@ fn raster(args: &RasterBenchArgs) -> anyhow::Result<()> {
         }
     }
     times_ms.sort_by(f64::total_cmp);
+    let mut stages_ms = Vec::new();
+    if renderer.enable_stage_timing()? {
+        renderer.render(&gpu_splats, &intr, &pose)?;
+        stages_ms = renderer.read_stage_times()?;
+    }
     let start = Instant::now();
     let _ = reference::render(&splats, &intr, &pose, &RasterConfig::default());
     let cpu_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -88,6 +96,7 @@ fn raster(args: &RasterBenchArgs) -> anyhow::Result<()> {
         intersections,
         gpu_frame_ms_median: median,
         gpu_frame_ms_min: times_ms[0],
+        stages_ms,
         cpu_reference_ms: cpu_ms,
         speedup: cpu_ms / median,
     };
@@ -97,6 +106,10 @@ fn raster(args: &RasterBenchArgs) -> anyhow::Result<()> {
         println!("adapter        {}", report.adapter);
         println!("scene          {} surfels, {}x{}, {} tile intersections", report.splats, width, height, intersections);
         println!("GPU frame      {:.2} ms median, {:.2} ms min over {} frames", median, report.gpu_frame_ms_min, times_ms.len());
+        let total: f64 = report.stages_ms.iter().map(|(_, ms)| ms).sum();
+        for (name, ms) in &report.stages_ms {
+            println!("  {name:<12} {ms:9.2} ms  {:5.1} %", 100.0 * ms / total);
+        }
         println!("CPU reference  {:.1} ms (one frame, one thread)", cpu_ms);
         println!("ratio          GPU is {:.1}x the CPU reference", report.speedup);
     }

@@ -56,7 +56,7 @@ pub struct SortParams {
     pub num_keys: u32,
     pub shift: u32,
     pub num_blocks: u32,
-    pub word: u32,
+    pub _pad: u32,
 }
 
 /// Mirror of `TileParams` in `shaders/tiles.wgsl`.
@@ -97,7 +97,7 @@ pub fn mirror_layouts() -> Vec<(&'static str, MirrorLayout)> {
             ray_u, centre_x, ray_v, centre_y, ray_w, depth, normal, opacity, color, tile_count, radius, _pad
         })),
         ("scan.wgsl", mirror_layout!(ScanParams { len, _pad0, _pad1, _pad2 })),
-        ("sort.wgsl", mirror_layout!(SortParams { num_keys, shift, num_blocks, word })),
+        ("sort.wgsl", mirror_layout!(SortParams { num_keys, shift, num_blocks, _pad })),
         ("tiles.wgsl", mirror_layout!(TileParams { num_keys, _pad0, _pad1, _pad2 })),
     ]
 }

@@ -6,6 +6,7 @@ pub mod kernel;
 pub mod renderer;
 pub mod scan;
 pub mod sort;
+pub mod timing;
 
 pub use context::{GpuCaps, GpuContext, GpuError};
 pub use renderer::{GpuSplats, RenderError, RenderStats, SplatRenderer};

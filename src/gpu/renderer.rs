@@ -1,11 +1,12 @@
 //! The forward 2DGS rasterizer: surfels + intrinsics + object pose in, per-pixel outputs on the GPU.
 //!
 //! How it works, per render: (1) `project.wgsl` projects every surfel under the object-to-camera pose and
-//! counts its tiles; `scan.wgsl` turns the counts into offsets, whose last entry is the number of (tile,
-//! surfel) pairs: that one number is read back to size the key buffers (the only round trip). (2)
-//! `tiles.wgsl` emits the (tile, depth) keys, `sort.wgsl` sorts them, `tiles.wgsl` finds each tile's range,
-//! and `raster.wgsl` composites each 16×16 tile front to back. Outputs stay on the GPU until
-//! [`SplatRenderer::read_view`] is called.
+//! counts its tiles; `sort.wgsl` sorts the surfels by depth; `tiles.wgsl` gathers their tile counts in that
+//! order and `scan.wgsl` turns them into offsets, whose last entry is the number of (tile, surfel) pairs:
+//! that one number is read back to size the key buffers (the only round trip). (2) `tiles.wgsl` emits one
+//! key per (tile, surfel) pair in depth order, `sort.wgsl` sorts them stably by tile alone (a dozen bits, not
+//! 64), `tiles.wgsl` finds each tile's range, and `raster.wgsl` composites each 16×16 tile front to back.
+//! Outputs stay on the GPU until [`SplatRenderer::read_view`] is called.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use super::gpu_data::{ProjectedSplat, RenderParams, TileParams};
 use super::kernel::{bind, dispatch_items, pipeline};
 use super::scan::{Scan, ScanPlan};
 use super::sort::{KeyBuffers, RadixSort, bits_for};
+use super::timing::StageTimer;
 use crate::config::{RasterConfig, TILE_SIZE};
 use crate::frame::{Intrinsics, Pose};
 use crate::rendered::{F32_CHANNELS, RenderedView, U32_CHANNELS};
@@ -57,8 +59,10 @@ struct FrameBuffers {
     height: u32,
     params: wgpu::Buffer,
     projected: wgpu::Buffer,
-    tile_counts: wgpu::Buffer,
-    count_scan: ScanPlan,
+    depth_sort: KeyBuffers,
+    /// Tile counts in depth order, then their exclusive scan (num_splats + 1 entries).
+    offsets: wgpu::Buffer,
+    offsets_scan: ScanPlan,
     ranges: wgpu::Buffer,
     out_f32: wgpu::Buffer,
     out_u32: wgpu::Buffer,
@@ -68,6 +72,7 @@ struct FrameBuffers {
 pub struct SplatRenderer {
     ctx: Arc<GpuContext>,
     project: wgpu::ComputePipeline,
+    gather_counts: wgpu::ComputePipeline,
     emit_keys: wgpu::ComputePipeline,
     tile_ranges: wgpu::ComputePipeline,
     raster: wgpu::ComputePipeline,
@@ -75,6 +80,16 @@ pub struct SplatRenderer {
     sort: RadixSort,
     frame: Option<FrameBuffers>,
     keys: Option<KeyBuffers>,
+    timer: Option<StageTimer>,
+}
+
+fn begin_pass<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    label: &'static str,
+    timer: &mut Option<StageTimer>,
+) -> wgpu::ComputePass<'e> {
+    let timestamp_writes = timer.as_mut().and_then(|t| t.pass(label));
+    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(label), timestamp_writes })
 }
 
 fn upload_f32(ctx: &GpuContext, label: &str, data: &[f32]) -> Result<wgpu::Buffer, GpuError> {
@@ -94,6 +109,7 @@ impl SplatRenderer {
         let raster_src = include_str!("../../shaders/raster.wgsl");
         Self {
             project: pipeline(&ctx, "project", project_src, "main", &config),
+            gather_counts: pipeline(&ctx, "gather_counts", tiles_src, "gather_counts", &config),
             emit_keys: pipeline(&ctx, "emit_keys", tiles_src, "emit_keys", &config),
             tile_ranges: pipeline(&ctx, "tile_ranges", tiles_src, "tile_ranges", &config),
             raster: pipeline(&ctx, "raster", raster_src, "main", &config),
@@ -101,6 +117,7 @@ impl SplatRenderer {
             sort: RadixSort::new(&ctx),
             frame: None,
             keys: None,
+            timer: None,
             ctx,
         }
     }
@@ -138,15 +155,16 @@ impl SplatRenderer {
         let pixels = intr.pixel_count() as u64;
         let tiles = (intr.width.div_ceil(TILE_SIZE) * intr.height.div_ceil(TILE_SIZE)) as u64;
         let none = wgpu::BufferUsages::empty();
-        let tile_counts = ctx.storage_buffer("tile counts", (n + 1) * 4, none)?;
+        let offsets = ctx.storage_buffer("tile offsets", (n + 1) * 4, none)?;
         self.frame = Some(FrameBuffers {
             num_splats: splats.len,
             width: intr.width,
             height: intr.height,
             params: ctx.uniform_buffer("render params", &RenderParams::zeroed()),
             projected: ctx.storage_buffer("projected", n.max(1) * size_of::<ProjectedSplat>() as u64, none)?,
-            count_scan: self.scan.plan(ctx, &tile_counts, splats.len + 1)?,
-            tile_counts,
+            depth_sort: KeyBuffers::new(ctx, "depth sort", splats.len)?,
+            offsets_scan: self.scan.plan(ctx, &offsets, splats.len + 1)?,
+            offsets,
             ranges: ctx.storage_buffer("tile ranges", tiles * 8, none)?,
             out_f32: ctx.storage_buffer("raster out f32", pixels * 4 * F32_CHANNELS as u64, none)?,
             out_u32: ctx.storage_buffer("raster out u32", pixels * 4 * U32_CHANNELS as u64, none)?,
@@ -166,7 +184,8 @@ impl SplatRenderer {
         let params = render_params(splats, intr, pose, tiles);
         ctx.queue.write_buffer(&frame.params, 0, bytemuck::bytes_of(&params));
 
-        // Stage 1: project and count, scan to offsets; read back the total.
+        // Stage 1: project, sort by depth, count tiles in depth order and scan; read back the total.
+        let depth = &frame.depth_sort;
         let project_group = bind(
             &ctx,
             &self.project,
@@ -178,21 +197,34 @@ impl SplatRenderer {
                 (4, &splats.opacity_logits),
                 (5, &splats.sh),
                 (6, &frame.projected),
-                (7, &frame.tile_counts),
+                (7, &depth.keys[0]),
+                (8, &depth.values[0]),
             ],
         );
+        if let Some(timer) = &mut self.timer {
+            timer.reset();
+        }
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("project"), timestamp_writes: None });
-            dispatch_items(&mut pass, &self.project, &project_group, splats.len + 1);
-            self.scan.encode(&mut pass, &frame.count_scan);
+            let mut pass = begin_pass(&mut encoder, "project", &mut self.timer);
+            dispatch_items(&mut pass, &self.project, &project_group, splats.len);
+        }
+        let depth_writes = self.timer.as_mut().and_then(|t| t.pass("depth sort"));
+        let depth_sorted = self.sort.encode(&ctx, &mut encoder, depth, splats.len, 32, depth_writes)?;
+        let depth_order = &depth.values[depth_sorted.result];
+        let gather_group =
+            bind(&ctx, &self.gather_counts, &[(0, &frame.params), (1, &frame.projected), (2, depth_order), (3, &frame.offsets)]);
+        {
+            let mut pass = begin_pass(&mut encoder, "scan counts", &mut self.timer);
+            dispatch_items(&mut pass, &self.gather_counts, &gather_group, splats.len + 1);
+            self.scan.encode(&mut pass, &frame.offsets_scan);
         }
         ctx.queue.submit([encoder.finish()]);
-        let intersections = ctx.read_buffer_at::<u32>(&frame.tile_counts, splats.len as u64 * 4, 1)?[0];
+        let intersections = ctx.read_buffer_at::<u32>(&frame.offsets, splats.len as u64 * 4, 1)?[0];
 
-        // Stage 2: keys, sort, ranges, raster.
+        // Stage 2: one key per (tile, surfel) in depth order, stable sort by tile, ranges, raster.
         if self.keys.as_ref().is_none_or(|k| k.capacity < intersections) {
-            self.keys = Some(KeyBuffers::new(&ctx, intersections + intersections / 2)?);
+            self.keys = Some(KeyBuffers::new(&ctx, "tile sort", intersections + intersections / 2)?);
         }
         let keys = self.keys.as_ref().expect("key buffers were just made");
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
@@ -204,20 +236,26 @@ impl SplatRenderer {
                 &[
                     (0, &frame.params),
                     (1, &frame.projected),
-                    (2, &frame.tile_counts),
-                    (3, &keys.hi[0]),
-                    (4, &keys.lo[0]),
+                    (2, depth_order),
+                    (3, &frame.offsets),
+                    (4, &keys.keys[0]),
                     (5, &keys.values[0]),
                 ],
             );
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("emit keys"), timestamp_writes: None });
+            let mut pass = begin_pass(&mut encoder, "emit keys", &mut self.timer);
             dispatch_items(&mut pass, &self.emit_keys, &emit_group, splats.len);
         }
-        let sorted = self.sort.encode(&ctx, &mut encoder, keys, intersections, bits_for(tiles[0] * tiles[1]))?;
+        let sort_writes = self.timer.as_mut().and_then(|t| t.pass("tile sort"));
+        let sorted =
+            self.sort.encode(&ctx, &mut encoder, keys, intersections, bits_for(tiles[0] * tiles[1]), sort_writes)?;
         let tile_params =
             ctx.uniform_buffer("tile params", &TileParams { num_keys: intersections, _pad0: 0, _pad1: 0, _pad2: 0 });
-        let ranges_group =
-            bind(&ctx, &self.tile_ranges, &[(3, &keys.hi[sorted.result]), (6, &tile_params), (7, &frame.ranges)]);
+        if intersections > 0 {
+            let ranges_group =
+                bind(&ctx, &self.tile_ranges, &[(4, &keys.keys[sorted.result]), (6, &tile_params), (7, &frame.ranges)]);
+            let mut pass = begin_pass(&mut encoder, "tile ranges", &mut self.timer);
+            dispatch_items(&mut pass, &self.tile_ranges, &ranges_group, intersections);
+        }
         let raster_group = bind(
             &ctx,
             &self.raster,
@@ -231,16 +269,30 @@ impl SplatRenderer {
             ],
         );
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("rasterize"), timestamp_writes: None });
-            if intersections > 0 {
-                dispatch_items(&mut pass, &self.tile_ranges, &ranges_group, intersections);
-            }
+            let mut pass = begin_pass(&mut encoder, "rasterize", &mut self.timer);
             pass.set_pipeline(&self.raster);
             pass.set_bind_group(0, &raster_group, &[]);
             pass.dispatch_workgroups(tiles[0], tiles[1], 1);
         }
+        if let Some(timer) = &self.timer {
+            timer.resolve(&mut encoder);
+        }
         ctx.queue.submit([encoder.finish()]);
         Ok(RenderStats { intersections })
+    }
+
+    /// Times every pass of later renders with timestamp queries; false where the device has none.
+    pub fn enable_stage_timing(&mut self) -> Result<bool, RenderError> {
+        self.timer = StageTimer::new(&self.ctx, 8)?;
+        Ok(self.timer.is_some())
+    }
+
+    /// GPU milliseconds per pass of the last render (empty unless stage timing is on).
+    pub fn read_stage_times(&self) -> Result<Vec<(&'static str, f64)>, RenderError> {
+        match &self.timer {
+            Some(timer) => Ok(timer.read_ms(&self.ctx)?),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Reads the last render's per-pixel outputs back to the host.
