@@ -1,4 +1,4 @@
-//! Types every stage shares: camera intrinsics and poses.
+//! Types every stage shares: RGB-D frames, camera intrinsics and poses.
 
 use nalgebra::{Isometry3, Matrix3, Matrix4, Rotation3, Translation3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,63 @@ impl Intrinsics {
     pub fn pixel_count(&self) -> usize {
         self.width as usize * self.height as usize
     }
+}
+
+/// Depth in metres, 0 where the sensor gave no reading.
+pub type DepthImage = image::ImageBuffer<image::Luma<f32>, Vec<f32>>;
+
+/// A binary mask: 255 inside, 0 outside.
+pub type Mask = image::GrayImage;
+
+/// One RGB-D frame with whatever the source knows about it.
+#[derive(Debug, Clone)]
+pub struct RgbdFrame {
+    /// The source's name for the frame (file stem, e.g. a 19-digit nanosecond timestamp or `0042`).
+    pub id: String,
+    /// Seconds since the start of the sequence.
+    pub timestamp_s: f64,
+    pub intrinsics: Intrinsics,
+    pub rgb: image::RgbImage,
+    pub depth_m: DepthImage,
+    /// The object's visible pixels, where the source has them.
+    pub object_mask: Option<Mask>,
+    /// Pixels of an occluder in front of the object (a hand, a gripper), where the source has them.
+    pub occluder_mask: Option<Mask>,
+    /// Ground-truth object-to-camera pose, where annotated.
+    pub gt_pose: Option<Pose>,
+}
+
+/// Reads a 4×4 matrix from whitespace-separated text (16 numbers, row-major).
+pub fn parse_matrix4(text: &str) -> Result<Matrix4<f64>, String> {
+    let values = parse_numbers(text)?;
+    if values.len() != 16 {
+        return Err(format!("expected 16 numbers for a 4×4 matrix, found {}", values.len()));
+    }
+    Ok(Matrix4::from_row_slice(&values))
+}
+
+/// Reads a 3×3 matrix from whitespace-separated text (9 numbers, row-major).
+pub fn parse_matrix3(text: &str) -> Result<Matrix3<f64>, String> {
+    let values = parse_numbers(text)?;
+    if values.len() != 9 {
+        return Err(format!("expected 9 numbers for a 3×3 matrix, found {}", values.len()));
+    }
+    Ok(Matrix3::from_row_slice(&values))
+}
+
+fn parse_numbers(text: &str) -> Result<Vec<f64>, String> {
+    text.split_whitespace()
+        .map(|t| t.parse::<f64>().map_err(|_| format!("'{t}' is not a number")))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|v| if v.iter().all(|x| x.is_finite()) { Ok(v) } else { Err("a value is not finite".into()) })
+}
+
+/// Writes a pose as a 4×4 row-major matrix, one row per line (the YCBInEOAT `ob_in_cam` format).
+pub fn format_pose(pose: &Pose) -> String {
+    let m = pose.to_homogeneous();
+    (0..4)
+        .map(|r| (0..4).map(|c| format!("{:.9e}", m[(r, c)])).collect::<Vec<_>>().join(" ") + "\n")
+        .collect()
 }
 
 /// Why a 4×4 matrix is not a usable rigid transform.

@@ -8,4 +8,5 @@ pub mod frame;
 pub mod gpu;
 pub mod reference;
 pub mod rendered;
+pub mod source;
 pub mod splats;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod render;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Render a 2DGS PLY model through a camera to an RGBA PNG (and optionally a uint16 mm depth PNG).
     Render(render::RenderArgs),
+    /// Write a synthetic RGB-D sequence with exact ground truth (YCBInEOAT or HO3D layout).
+    Synth(synth::SynthArgs),
     /// Measure the GPU kernels against their CPU references (timings, never assertions).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -29,6 +32,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
+        Command::Synth(args) => synth::run(&args),
     }
 }
 
