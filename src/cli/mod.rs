@@ -1,6 +1,7 @@
 //! The command-line face: each subcommand is a thin layer over the library, so everything is scriptable.
 
 mod bench;
+mod eval;
 mod render;
 mod synth;
 
@@ -21,6 +22,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Write a synthetic RGB-D sequence with exact ground truth (YCBInEOAT or HO3D layout).
     Synth(synth::SynthArgs),
+    /// Score predicted pose tracks against ground truth (ADD, ADD-S, AUC, pose errors).
+    Eval(eval::EvalArgs),
     /// Measure the GPU kernels against their CPU references (timings, never assertions).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -33,6 +36,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Render(args) => render::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
         Command::Synth(args) => synth::run(&args),
+        Command::Eval(args) => eval::run(&args),
     }
 }
 

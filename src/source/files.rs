@@ -65,7 +65,7 @@ pub fn read_depth_mm(path: &Path, expected: Option<(u32, u32)>) -> Result<DepthI
             found: color_name(&image),
         });
     };
-    Ok(DepthImage::from_fn(mm.width(), mm.height(), |x, y| image::Luma([mm.get_pixel(x, y)[0] as f32 * 1e-3])))
+    Ok(DepthImage::from_fn(mm.width(), mm.height(), |x, y| image::Luma([mm.get_pixel(x, y)[0] as f32 / 1000.0])))
 }
 
 /// A mask from an 8-bit image: any non-zero channel counts as inside (grey, RGB and RGBA masks alike;

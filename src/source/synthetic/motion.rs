@@ -112,7 +112,7 @@ impl Trajectory {
             MotionKind::Inhand => {
                 // The hand follows the object's centre from below and in front, wobbling, without turning with it.
                 let p = &self.phases;
-                let offset = Vector3::new(0.02 * (0.5 * t + p[7]).sin(), 0.06, -0.055 - 0.01 * (0.7 * t).sin());
+                let offset = Vector3::new(0.02 * (0.5 * t + p[7]).sin(), 0.085, -0.055 - 0.01 * (0.7 * t).sin());
                 let tilt = UnitQuaternion::from_euler_angles(0.25 * (0.4 * t).sin(), 0.3 * (0.33 * t + p[0]).sin(), 0.0);
                 pose(tilt, object.translation.vector + offset)
             }
@@ -127,7 +127,7 @@ pub fn hand_mesh() -> Mesh {
     let mut m = Mesh::default();
     m.add_box(Vector3::new(0.0, 0.02, 0.03), Vector3::new(0.045, 0.012, 0.05), [0; 6]);
     for (k, x) in [-0.033f32, -0.011, 0.011, 0.033].iter().enumerate() {
-        let length = [0.03, 0.042, 0.045, 0.036][k];
+        let length = [0.02, 0.026, 0.028, 0.022][k];
         m.add_box(Vector3::new(*x, 0.005 - length, -0.01), Vector3::new(0.0095, length, 0.0095), [0; 6]);
     }
     // Thumb along the side.

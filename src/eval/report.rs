@@ -1,0 +1,146 @@
+//! Scoring whole sequences: loading ground-truth and predicted tracks from disk, per-sequence scores,
+//! and the table `splatrack eval` prints.
+
+use std::path::{Path, PathBuf};
+
+use nalgebra::Vector3;
+use serde::Serialize;
+
+use super::{AUC_MAX_M, add, add_s, align_first_frame, auc, pose_errors};
+use crate::frame::Pose;
+use crate::source::files::{list_files, stem};
+use crate::source::{SourceError, ho3d, ycbineoat};
+
+/// Ground truth of one sequence: frame ids in order with their poses (None where not annotated).
+pub struct GtTrack {
+    pub name: String,
+    pub frames: Vec<(String, Option<Pose>)>,
+    /// `mesh.obj` in the sequence folder, where the generator left one.
+    pub mesh: Option<PathBuf>,
+}
+
+/// Reads the ground truth of a YCBInEOAT sequence (`annotated_poses/`) or an HO3D one (`meta/*.pkl`).
+pub fn load_gt(dir: &Path) -> Result<GtTrack, SourceError> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let frames = if dir.join("meta").is_dir() {
+        list_files(&dir.join("meta"), &["pkl"])?
+            .iter()
+            .map(|p| Ok((stem(p), ho3d::read_meta(p)?.pose)))
+            .collect::<Result<Vec<_>, SourceError>>()?
+    } else {
+        let seq = ycbineoat::YcbineoatSource::open(dir)?;
+        seq.frame_ids().iter().cloned().zip(seq.gt_poses().iter().copied()).collect()
+    };
+    if frames.iter().all(|(_, p)| p.is_none()) {
+        return Err(SourceError::Missing { path: dir.to_path_buf(), what: "ground-truth poses (annotated_poses/ or meta/)".into() });
+    }
+    let mesh = Some(dir.join("mesh.obj")).filter(|p| p.exists());
+    Ok(GtTrack { name, frames, mesh })
+}
+
+/// Reads predicted poses `<dir>/ob_in_cam/<id>.txt` (or `<dir>/<id>.txt`) for the given frame ids.
+pub fn load_predictions(dir: &Path, ids: &[&str]) -> Result<Vec<Pose>, SourceError> {
+    let folder = if dir.join("ob_in_cam").is_dir() { dir.join("ob_in_cam") } else { dir.to_path_buf() };
+    ids.iter()
+        .map(|id| {
+            let path = folder.join(format!("{id}.txt"));
+            if !path.exists() {
+                return Err(SourceError::Missing { path, what: format!("predicted pose for annotated frame {id}") });
+            }
+            ycbineoat::read_pose_txt(&path)
+        })
+        .collect()
+}
+
+/// Median, 90th percentile and maximum of a list.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Percentiles {
+    pub median: f64,
+    pub p90: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(values: &[f64]) -> Self {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v.get(((v.len().saturating_sub(1)) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN);
+        Self { median: at(0.5), p90: at(0.9), max: at(1.0) }
+    }
+}
+
+/// The scores of one sequence.
+#[derive(Debug, Clone, Serialize)]
+pub struct SequenceScore {
+    pub sequence: String,
+    /// Frames with ground truth (the ones scored).
+    pub frames: usize,
+    pub add_auc: f64,
+    pub adds_auc: f64,
+    pub add_mean_mm: f64,
+    pub adds_mean_mm: f64,
+    pub rotation_error_deg: Percentiles,
+    pub translation_error_mm: Percentiles,
+}
+
+/// Scores a predicted track against ground truth on the frames that have it; the prediction is aligned by
+/// the first such frame. `model_points` are in the ground truth's object frame.
+pub fn score_sequence(name: &str, model_points: &[Vector3<f64>], pred: &[Pose], gt: &[Pose]) -> SequenceScore {
+    assert_eq!(pred.len(), gt.len(), "one prediction per annotated frame");
+    let aligned = match gt.first() {
+        Some(gt0) => align_first_frame(pred, gt0),
+        None => Vec::new(),
+    };
+    let adds: Vec<f64> = aligned.iter().zip(gt).map(|(p, g)| add(model_points, p, g)).collect();
+    let add_ss: Vec<f64> = aligned.iter().zip(gt).map(|(p, g)| add_s(model_points, p, g)).collect();
+    let (rot, trans): (Vec<f64>, Vec<f64>) = aligned.iter().zip(gt).map(|(p, g)| pose_errors(p, g)).unzip();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64 * 1e3;
+    SequenceScore {
+        sequence: name.to_string(),
+        frames: gt.len(),
+        add_auc: auc(&adds, AUC_MAX_M),
+        adds_auc: auc(&add_ss, AUC_MAX_M),
+        add_mean_mm: mean(&adds),
+        adds_mean_mm: mean(&add_ss),
+        rotation_error_deg: Percentiles::of(&rot),
+        translation_error_mm: Percentiles::of(&trans),
+    }
+}
+
+/// The printed table: one row per sequence and the mean over sequences.
+pub fn format_table(scores: &[SequenceScore]) -> String {
+    let mut out = format!(
+        "{:<28} {:>6} {:>8} {:>8} {:>9} {:>9} {:>17} {:>17}\n",
+        "sequence", "frames", "ADD-S", "ADD", "ADD-S mm", "ADD mm", "rot° med/p90/max", "trans mm med/p90/max"
+    );
+    for s in scores {
+        out += &format!(
+            "{:<28} {:>6} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>5.2}/{:>5.2}/{:>5.1} {:>5.1}/{:>5.1}/{:>5.1}\n",
+            s.sequence,
+            s.frames,
+            s.adds_auc,
+            s.add_auc,
+            s.adds_mean_mm,
+            s.add_mean_mm,
+            s.rotation_error_deg.median,
+            s.rotation_error_deg.p90,
+            s.rotation_error_deg.max,
+            s.translation_error_mm.median,
+            s.translation_error_mm.p90,
+            s.translation_error_mm.max
+        );
+    }
+    if scores.len() > 1 {
+        let mean = |f: fn(&SequenceScore) -> f64| scores.iter().map(f).sum::<f64>() / scores.len() as f64;
+        out += &format!(
+            "{:<28} {:>6} {:>8.2} {:>8.2} {:>9.2} {:>9.2}\n",
+            "mean over sequences",
+            scores.iter().map(|s| s.frames).sum::<usize>(),
+            mean(|s| s.adds_auc),
+            mean(|s| s.add_auc),
+            mean(|s| s.adds_mean_mm),
+            mean(|s| s.add_mean_mm)
+        );
+    }
+    out
+}

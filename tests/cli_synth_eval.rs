@@ -1,0 +1,84 @@
+//! `splatrack synth` and `splatrack eval` end to end through the real binary and real files.
+
+use std::path::Path;
+use std::process::Command;
+
+use nalgebra::Translation3;
+use splatrack::frame::format_pose;
+use splatrack::source::ycbineoat::read_pose_txt;
+
+fn splatrack(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_splatrack")).args(args).output().unwrap()
+}
+
+fn synth(out: &Path, format: &str) {
+    let out = out.to_str().unwrap();
+    let o = splatrack(&["synth", "--object", "mug", "--motion", "robot", "--frames", "10", "--size", "80x60", "--seed", "2", "--format", format, "--out", out]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn ground_truth_scores_100_and_a_perturbed_copy_scores_as_computed_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = dir.path().join("seq");
+    synth(&seq, "ycbineoat");
+    let gt_dir = seq.join("annotated_poses");
+    let mut names: Vec<_> = std::fs::read_dir(&gt_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names.len(), 10);
+
+    let exact = dir.path().join("exact/ob_in_cam");
+    let shifted = dir.path().join("shifted/ob_in_cam");
+    std::fs::create_dir_all(&exact).unwrap();
+    std::fs::create_dir_all(&shifted).unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let pose = read_pose_txt(&gt_dir.join(name)).unwrap();
+        std::fs::write(exact.join(name), format_pose(&pose)).unwrap();
+        // Frames after the first move 2 cm along the camera's x axis: ADD is exactly 2 cm there.
+        let offset = if i == 0 { 0.0 } else { 0.02 };
+        let moved = Translation3::new(offset, 0.0, 0.0) * pose;
+        std::fs::write(shifted.join(name), format_pose(&moved)).unwrap();
+    }
+    let score = |pred: &Path| -> serde_json::Value {
+        let o = splatrack(&["eval", "--pred", pred.to_str().unwrap(), "--gt", seq.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0].clone()
+    };
+    let exact_score = score(exact.parent().unwrap());
+    assert!((exact_score["add_auc"].as_f64().unwrap() - 100.0).abs() < 1e-6);
+    assert!((exact_score["adds_auc"].as_f64().unwrap() - 100.0).abs() < 1e-6);
+    let shifted_score = score(shifted.parent().unwrap());
+    // Sorted errors: one 0, nine 0.02 m. Area = 0.02·(2/10) + 0.08·1 = 0.084 of 0.1.
+    assert!((shifted_score["add_auc"].as_f64().unwrap() - 84.0).abs() < 1e-6, "{shifted_score}");
+    assert!(shifted_score["adds_auc"].as_f64().unwrap() >= shifted_score["add_auc"].as_f64().unwrap());
+    assert!((shifted_score["translation_error_mm"]["max"].as_f64().unwrap() - 20.0).abs() < 1e-6);
+
+    let table = splatrack(&["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("ADD-S") && text.contains("seq") && text.contains("100.00"), "{text}");
+}
+
+#[test]
+fn synth_writes_the_ho3d_layout_and_eval_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), "ho3d");
+    let seq = dir.path().join("train/mug_robot_s2");
+    for folder in ["rgb", "depth", "meta", "seg"] {
+        assert_eq!(std::fs::read_dir(seq.join(folder)).unwrap().count(), 10, "{folder}");
+    }
+    // Predictions named by HO3D frame ids, from the meta pickles themselves.
+    let pred = dir.path().join("pred/ob_in_cam");
+    std::fs::create_dir_all(&pred).unwrap();
+    for i in 0..10 {
+        let meta = splatrack::source::ho3d::read_meta(&seq.join(format!("meta/{i:04}.pkl"))).unwrap();
+        std::fs::write(pred.join(format!("{i:04}.txt")), format_pose(&meta.pose.unwrap())).unwrap();
+    }
+    let o = splatrack(&["eval", "--pred", pred.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((v[0]["adds_auc"].as_f64().unwrap() - 100.0).abs() < 1e-6);
+
+    let missing = splatrack(&["eval", "--pred", dir.path().to_str().unwrap(), "--gt", seq.to_str().unwrap()]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("predicted pose for annotated frame 0000"));
+}
