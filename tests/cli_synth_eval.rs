@@ -53,6 +53,35 @@ fn ground_truth_scores_100_and_a_perturbed_copy_scores_as_computed_by_hand() {
     assert!(shifted_score["adds_auc"].as_f64().unwrap() >= shifted_score["add_auc"].as_f64().unwrap());
     assert!((shifted_score["translation_error_mm"]["max"].as_f64().unwrap() - 20.0).abs() < 1e-6);
 
+    assert_eq!(shifted_score["per_frame"].as_array().unwrap().len(), 10);
+
+    // A "reconstruction" of surfels sampled on the true surface, in the tracker's frame (= the first
+    // prediction's), scores near the protocol's floor: after 5 mm voxel averaging, centroids of two random
+    // samplings of one surface sit about a millimetre apart (and the mug's 4 mm wall merges in some voxels).
+    // Moved by 1 cm along z it scores between: surfaces facing ±z move 1 cm away, but the mug's sides slide
+    // along themselves (the plane case in eval's unit tests checks the exact 1 cm).
+    let mesh = splatrack::source::synthetic::objects::read_obj(&seq.join("mesh.obj")).unwrap();
+    let mut on_surface = splatrack::splats::Splats::default();
+    for p in mesh.sample_surface(20_000, 5) {
+        on_surface.push(p.into(), [1.0, 0.0, 0.0, 0.0], [0.002, 0.002], 0.9, [0.5; 3]);
+    }
+    let recon = dir.path().join("recon.ply");
+    splatrack::splats::ply::write_ply(&recon, &on_surface).unwrap();
+    let with_recon = |recon: &Path| -> f64 {
+        let args = ["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()];
+        let o = Command::new(env!("CARGO_BIN_EXE_splatrack")).args(args).args(["--recon", recon.to_str().unwrap(), "--json"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0]["chamfer_cm"].as_f64().unwrap()
+    };
+    let same = with_recon(&recon);
+    assert!(same < 0.15, "the true surface scored {same} cm");
+    for m in &mut on_surface.means {
+        m[2] += 0.01;
+    }
+    splatrack::splats::ply::write_ply(&recon, &on_surface).unwrap();
+    let moved = with_recon(&recon);
+    assert!((0.3..1.0).contains(&moved) && moved > 3.0 * same, "1 cm offset scored {moved} cm");
+
     let table = splatrack(&["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("ADD-S") && text.contains("seq") && text.contains("100.00"), "{text}");

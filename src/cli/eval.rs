@@ -6,6 +6,8 @@ use anyhow::{Context, bail};
 use nalgebra::Vector3;
 
 use crate::eval::report::{SequenceScore, format_table, load_gt, load_predictions, score_sequence};
+use crate::eval::{chamfer_cm, reconstruction_to_gt_frame};
+use crate::splats::ply::read_ply;
 use crate::frame::Pose;
 use crate::source::synthetic::objects::read_obj;
 
@@ -24,6 +26,10 @@ pub struct EvalArgs {
     /// Object mesh (OBJ) for the model points; defaults to `mesh.obj` in each ground-truth folder.
     #[arg(long)]
     mesh: Option<PathBuf>,
+    /// Reconstruction (a 2DGS PLY in the tracker's object frame, e.g. replay's model.ply) to score by chamfer
+    /// distance against the mesh; one per --gt.
+    #[arg(long)]
+    recon: Vec<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -34,8 +40,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     if args.pred.len() != args.gt.len() {
         bail!("give one --pred per --gt ({} --pred, {} --gt)", args.pred.len(), args.gt.len());
     }
+    if !args.recon.is_empty() && args.recon.len() != args.gt.len() {
+        bail!("give one --recon per --gt ({} --recon, {} --gt)", args.recon.len(), args.gt.len());
+    }
     let mut scores: Vec<SequenceScore> = Vec::new();
-    for (pred_dir, gt_dir) in args.pred.iter().zip(&args.gt) {
+    for (k, (pred_dir, gt_dir)) in args.pred.iter().zip(&args.gt).enumerate() {
         let gt = load_gt(gt_dir)?;
         let mesh_path = args.mesh.clone().or(gt.mesh.clone()).with_context(|| {
             format!("no mesh for {}: pass --mesh M.obj (the object's model, metres)", gt_dir.display())
@@ -46,7 +55,17 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         let ids: Vec<&str> = annotated.iter().map(|(id, _)| *id).collect();
         let pred = load_predictions(pred_dir, &ids)?;
         let gt_poses: Vec<Pose> = annotated.iter().map(|(_, p)| *p).collect();
-        scores.push(score_sequence(&gt.name, &points, &pred, &gt_poses));
+        let mut score = score_sequence(&gt.name, &points, &ids, &pred, &gt_poses);
+        if let Some(recon_path) = args.recon.get(k) {
+            let splats = read_ply(recon_path)?;
+            let centres: Vec<Vector3<f64>> = splats.means.iter().map(|m| Vector3::new(m[0], m[1], m[2]).cast()).collect();
+            let in_gt_frame = reconstruction_to_gt_frame(&centres, &pred[0], &gt_poses[0]);
+            // Dense enough that 5 mm voxels are all filled: about one sample per 2 mm × 2 mm.
+            let samples = ((mesh.area() as f64 / 4e-6) as usize).max(MODEL_POINTS);
+            let surface: Vec<Vector3<f64>> = mesh.sample_surface(samples, 1).iter().map(|p| p.cast()).collect();
+            score.chamfer_cm = Some(chamfer_cm(&in_gt_frame, &surface));
+        }
+        scores.push(score);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);

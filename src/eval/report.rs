@@ -81,12 +81,16 @@ pub struct SequenceScore {
     pub adds_mean_mm: f64,
     pub rotation_error_deg: Percentiles,
     pub translation_error_mm: Percentiles,
+    /// Chamfer distance of the reconstruction to the ground-truth surface (cm), where one was given.
+    pub chamfer_cm: Option<f64>,
+    /// Per annotated frame, in order: (frame id, rotation error °, translation error mm) after alignment.
+    pub per_frame: Vec<(String, f64, f64)>,
 }
 
-/// Scores a predicted track against ground truth on the frames that have it; the prediction is aligned by
-/// the first such frame. `model_points` are in the ground truth's object frame.
-pub fn score_sequence(name: &str, model_points: &[Vector3<f64>], pred: &[Pose], gt: &[Pose]) -> SequenceScore {
-    assert_eq!(pred.len(), gt.len(), "one prediction per annotated frame");
+/// Scores a predicted track against ground truth on the frames that have it (`ids`, `pred` and `gt` in step);
+/// the prediction is aligned by the first such frame. `model_points` are in the ground truth's object frame.
+pub fn score_sequence(name: &str, model_points: &[Vector3<f64>], ids: &[&str], pred: &[Pose], gt: &[Pose]) -> SequenceScore {
+    assert!(pred.len() == gt.len() && ids.len() == gt.len(), "one prediction per annotated frame");
     let aligned = match gt.first() {
         Some(gt0) => align_first_frame(pred, gt0),
         None => Vec::new(),
@@ -104,18 +108,20 @@ pub fn score_sequence(name: &str, model_points: &[Vector3<f64>], pred: &[Pose], 
         adds_mean_mm: mean(&add_ss),
         rotation_error_deg: Percentiles::of(&rot),
         translation_error_mm: Percentiles::of(&trans),
+        chamfer_cm: None,
+        per_frame: ids.iter().zip(rot.iter().zip(&trans)).map(|(id, (r, t))| (id.to_string(), *r, *t)).collect(),
     }
 }
 
 /// The printed table: one row per sequence and the mean over sequences.
 pub fn format_table(scores: &[SequenceScore]) -> String {
     let mut out = format!(
-        "{:<28} {:>6} {:>8} {:>8} {:>9} {:>9} {:>17} {:>17}\n",
-        "sequence", "frames", "ADD-S", "ADD", "ADD-S mm", "ADD mm", "rot° med/p90/max", "trans mm med/p90/max"
+        "{:<28} {:>6} {:>8} {:>8} {:>9} {:>9} {:>17} {:>17} {:>8}\n",
+        "sequence", "frames", "ADD-S", "ADD", "ADD-S mm", "ADD mm", "rot° med/p90/max", "trans mm med/p90/max", "CD cm"
     );
     for s in scores {
         out += &format!(
-            "{:<28} {:>6} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>5.2}/{:>5.2}/{:>5.1} {:>5.1}/{:>5.1}/{:>5.1}\n",
+            "{:<28} {:>6} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>5.2}/{:>5.2}/{:>5.1} {:>5.1}/{:>5.1}/{:>5.1} {:>8}\n",
             s.sequence,
             s.frames,
             s.adds_auc,
@@ -127,7 +133,8 @@ pub fn format_table(scores: &[SequenceScore]) -> String {
             s.rotation_error_deg.max,
             s.translation_error_mm.median,
             s.translation_error_mm.p90,
-            s.translation_error_mm.max
+            s.translation_error_mm.max,
+            s.chamfer_cm.map_or("-".to_string(), |c| format!("{c:.3}"))
         );
     }
     if scores.len() > 1 {
