@@ -4,6 +4,8 @@
 //! time: each pixel composites, in (depth, index) order, the surfels whose tile rectangle contains its tile,
 //! exactly the set and order the GPU's sorted tile ranges give.
 
+pub mod backward;
+
 use nalgebra::{Matrix3, Vector2, Vector3};
 
 use crate::config::{RasterConfig, TILE_SIZE};
@@ -162,11 +164,27 @@ pub struct PixelOut {
     pub median_count: u32,
 }
 
-/// Front-to-back compositing of `list` (indices into `projected`, front first) at pixel centre `pix`.
-pub fn composite_pixel(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2], cfg: &RasterConfig) -> PixelOut {
-    let mut o = PixelOut { t: 1.0, ..Default::default() };
-    let mut vis_depth_sum = 0.0f32;
-    for (walked, &id) in list.iter().enumerate() {
+/// One surfel composited into a pixel: what the backward pass needs to replay it.
+#[derive(Debug, Clone, Copy)]
+pub struct CompositeStep {
+    /// Surfel index.
+    pub id: u32,
+    /// Position in the tile's list, counted from 1 (the GPU's "walked" count).
+    pub walked: u32,
+    pub alpha: f32,
+    /// Transmittance before this surfel.
+    pub t_before: f32,
+    /// Alpha was capped at `alpha_max` (so it does not depend on opacity or position).
+    pub clamped: bool,
+    /// The ray–splat kernel won over the screen-space low-pass filter.
+    pub ray_kernel: bool,
+}
+
+/// The surfels of `list` (front first) that composite into the pixel centred at `pix`, in order.
+pub fn composite_list(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2], cfg: &RasterConfig) -> Vec<CompositeStep> {
+    let mut steps = Vec::new();
+    let mut t = 1.0f32;
+    for (k, &id) in list.iter().enumerate() {
         let g = &projected[id as usize];
         let (ru, rv, rw) = (Vector3::from(g.ray_u), Vector3::from(g.ray_v), Vector3::from(g.ray_w));
         let h_u = rw * pix[0] - ru;
@@ -177,16 +195,37 @@ pub fn composite_pixel(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2]
         }
         let uv = Vector2::new(zeta.x / zeta.z, zeta.y / zeta.z);
         let d = Vector2::new(g.centre_x - pix[0], g.centre_y - pix[1]);
-        let sigma = 0.5 * uv.dot(&uv).min(cfg.low_pass_inv_square_px * d.dot(&d));
-        let alpha = cfg.alpha_max.min(g.opacity * (-sigma).exp());
+        let (ray, filter) = (uv.dot(&uv), cfg.low_pass_inv_square_px * d.dot(&d));
+        let sigma = 0.5 * ray.min(filter);
+        let unclamped = g.opacity * (-sigma).exp();
+        let alpha = cfg.alpha_max.min(unclamped);
         if sigma < 0.0 || alpha < cfg.alpha_min {
             continue;
         }
-        let next_t = o.t * (1.0 - alpha);
+        let next_t = t * (1.0 - alpha);
         if next_t <= cfg.transmittance_min {
             break;
         }
-        let vis = alpha * o.t;
+        steps.push(CompositeStep {
+            id,
+            walked: k as u32 + 1,
+            alpha,
+            t_before: t,
+            clamped: unclamped > cfg.alpha_max,
+            ray_kernel: ray <= filter,
+        });
+        t = next_t;
+    }
+    steps
+}
+
+/// Front-to-back compositing of `list` (indices into `projected`, front first) at pixel centre `pix`.
+pub fn composite_pixel(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2], cfg: &RasterConfig) -> PixelOut {
+    let mut o = PixelOut { t: 1.0, ..Default::default() };
+    let mut vis_depth_sum = 0.0f32;
+    for step in composite_list(projected, list, pix, cfg) {
+        let g = &projected[step.id as usize];
+        let vis = step.alpha * o.t;
         for c in 0..3 {
             o.rgb[c] += g.color[c] * vis;
             o.normal[c] += g.normal[c] * vis;
@@ -196,10 +235,10 @@ pub fn composite_pixel(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2]
         vis_depth_sum += vis * g.depth;
         if o.t > cfg.median_transmittance {
             o.median_depth = g.depth;
-            o.median_count = walked as u32 + 1;
+            o.median_count = step.walked;
         }
-        o.last_count = walked as u32 + 1;
-        o.t = next_t;
+        o.last_count = step.walked;
+        o.t *= 1.0 - step.alpha;
     }
     o
 }
