@@ -69,6 +69,16 @@ pub struct TileParams {
     pub _pad2: u32,
 }
 
+/// Mirror of `TwistParams` in `shaders/project_bwd.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct TwistParams {
+    pub num_partials: u32,
+    pub view: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
 /// A Rust mirror's name in WGSL, size and field offsets, for the layout test.
 pub struct MirrorLayout {
     pub wgsl_name: &'static str,
@@ -99,5 +109,6 @@ pub fn mirror_layouts() -> Vec<(&'static str, MirrorLayout)> {
         ("scan.wgsl", mirror_layout!(ScanParams { len, _pad0, _pad1, _pad2 })),
         ("sort.wgsl", mirror_layout!(SortParams { num_keys, shift, num_blocks, _pad })),
         ("tiles.wgsl", mirror_layout!(TileParams { num_keys, _pad0, _pad1, _pad2 })),
+        ("project_bwd.wgsl", mirror_layout!(TwistParams { num_partials, view, _pad0, _pad1 })),
     ]
 }

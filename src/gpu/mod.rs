@@ -1,5 +1,6 @@
 //! The GPU splat engine: the shared wgpu context and one module per kernel family (`shaders/<name>.wgsl`).
 
+pub mod backward;
 pub mod context;
 pub mod gpu_data;
 pub mod kernel;

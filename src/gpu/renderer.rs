@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytemuck::Zeroable;
 
+use super::backward::ForwardState;
 use super::context::{GpuContext, GpuError};
 use super::gpu_data::{ProjectedSplat, RenderParams, TileParams};
 use super::kernel::{bind, dispatch_items, pipeline};
@@ -80,6 +81,9 @@ pub struct SplatRenderer {
     sort: RadixSort,
     frame: Option<FrameBuffers>,
     keys: Option<KeyBuffers>,
+    /// Which tile-sort buffer set holds the last render's sorted surfel ids.
+    sorted_set: usize,
+    last_params: RenderParams,
     timer: Option<StageTimer>,
 }
 
@@ -117,6 +121,8 @@ impl SplatRenderer {
             sort: RadixSort::new(&ctx),
             frame: None,
             keys: None,
+            sorted_set: 0,
+            last_params: RenderParams::zeroed(),
             timer: None,
             ctx,
         }
@@ -183,6 +189,7 @@ impl SplatRenderer {
         let tiles = [intr.width.div_ceil(TILE_SIZE), intr.height.div_ceil(TILE_SIZE)];
         let params = render_params(splats, intr, pose, tiles);
         ctx.queue.write_buffer(&frame.params, 0, bytemuck::bytes_of(&params));
+        self.last_params = params;
 
         // Stage 1: project, sort by depth, count tiles in depth order and scan; read back the total.
         let depth = &frame.depth_sort;
@@ -278,6 +285,7 @@ impl SplatRenderer {
             timer.resolve(&mut encoder);
         }
         ctx.queue.submit([encoder.finish()]);
+        self.sorted_set = sorted.result;
         Ok(RenderStats { intersections })
     }
 
@@ -304,6 +312,20 @@ impl SplatRenderer {
             height: frame.height,
             planes: self.ctx.read_buffer(&frame.out_f32, n * F32_CHANNELS)?,
             counts: self.ctx.read_buffer(&frame.out_u32, n * U32_CHANNELS)?,
+        })
+    }
+
+    /// The last render's buffers, for the backward pass that differentiates it.
+    pub fn forward_state(&self) -> Option<ForwardState<'_>> {
+        let (frame, keys) = (self.frame.as_ref()?, self.keys.as_ref()?);
+        Some(ForwardState {
+            params: &frame.params,
+            render_params: self.last_params,
+            projected: &frame.projected,
+            sorted_ids: &keys.values[self.sorted_set],
+            ranges: &frame.ranges,
+            out_f32: &frame.out_f32,
+            out_u32: &frame.out_u32,
         })
     }
 

@@ -1,0 +1,174 @@
+// Backward of the compositing: one workgroup per 16x16 tile, one thread per pixel, walking the tile's
+// depth-sorted range back to front from each pixel's last composited surfel (the forward's saved count),
+// recovering transmittance as T_before = T_after / (1 - alpha). Each surfel's gradient with respect to its
+// projected quantities (PROJ_GRAD_STRIDE floats: ray rows u, v, w, centre, depth, normal, colour, opacity)
+// is accumulated with grad_add (one atomic per subgroup or per thread; float atomics or a CAS loop),
+// chosen by gpu::backward from the device's features. The same math as reference::backward::pixel_backward.
+//
+// upstream holds d loss / d output in the forward's channel-planar layout.
+
+@group(0) @binding(0) var<uniform> params: RenderParams;
+@group(0) @binding(1) var<storage, read> projected: array<ProjectedSplat>;
+@group(0) @binding(2) var<storage, read> sorted_ids: array<u32>;
+@group(0) @binding(3) var<storage, read> ranges: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read> out_f32: array<f32>;
+@group(0) @binding(5) var<storage, read> out_u32: array<u32>;
+@group(0) @binding(6) var<storage, read> upstream: array<f32>;
+
+const PROJ_GRAD_STRIDE: u32 = 20u;
+
+var<workgroup> s_ids: array<u32, 256>;
+var<workgroup> s_ray_u: array<vec4<f32>, 256>;
+var<workgroup> s_ray_v: array<vec4<f32>, 256>;
+var<workgroup> s_ray_w: array<vec4<f32>, 256>;
+var<workgroup> s_normal_opacity: array<vec4<f32>, 256>;
+var<workgroup> s_color: array<vec3<f32>, 256>;
+var<workgroup> s_max_last: atomic<u32>;
+var<workgroup> s_max_copy: u32;
+
+@compute @workgroup_size(16, 16)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let tile = wg.y * params.tile_count.x + wg.x;
+    let px = wg.x * TILE_SIZE + lid.x;
+    let py = wg.y * TILE_SIZE + lid.y;
+    let inside = px < params.image_size.x && py < params.image_size.y;
+    let pix = vec2(f32(px) + 0.5, f32(py) + 0.5);
+    let range = ranges[tile];
+    let n = params.image_size.x * params.image_size.y;
+    let p = py * params.image_size.x + px;
+
+    var last = 0u;
+    var t = 1.0;
+    var t_final = 1.0;
+    var depth_total = 0.0;
+    var g_rgb = vec3(0.0);
+    var g_alpha = 0.0;
+    var g_depth = 0.0;
+    var g_normal = vec3(0.0);
+    var g_dist = 0.0;
+    if inside {
+        last = out_u32[p];
+        t_final = out_f32[10u * n + p];
+        t = t_final;
+        depth_total = out_f32[4u * n + p];
+        g_rgb = vec3(upstream[p], upstream[n + p], upstream[2u * n + p]);
+        g_alpha = upstream[3u * n + p];
+        g_depth = upstream[4u * n + p];
+        g_normal = vec3(upstream[6u * n + p], upstream[7u * n + p], upstream[8u * n + p]);
+        g_dist = upstream[9u * n + p];
+    }
+    if li == 0u {
+        atomicStore(&s_max_last, 0u);
+    }
+    workgroupBarrier();
+    atomicMax(&s_max_last, last);
+    workgroupBarrier();
+    if li == 0u {
+        s_max_copy = atomicLoad(&s_max_last);
+    }
+    let max_last = workgroupUniformLoad(&s_max_copy);
+
+    var behind_gvis = 0.0;
+    var behind_vis_z = 0.0;
+    var behind_vis = 0.0;
+    let batches = (max_last + 255u) / 256u;
+    for (var bi = 0u; bi < batches; bi++) {
+        let batch_start = (batches - 1u - bi) * 256u;
+        workgroupBarrier();
+        if batch_start + li < max_last {
+            let id = sorted_ids[range.x + batch_start + li];
+            let g = projected[id];
+            s_ids[li] = id;
+            s_ray_u[li] = vec4(g.ray_u, g.centre_x);
+            s_ray_v[li] = vec4(g.ray_v, g.centre_y);
+            s_ray_w[li] = vec4(g.ray_w, g.depth);
+            s_normal_opacity[li] = vec4(g.normal, g.opacity);
+            s_color[li] = g.color;
+        }
+        workgroupBarrier();
+        let batch_len = min(256u, max_last - batch_start);
+        for (var jj = 0u; jj < batch_len; jj++) {
+            let j = batch_len - 1u - jj;
+            var d_ru = vec3(0.0);
+            var d_rv = vec3(0.0);
+            var d_rw = vec3(0.0);
+            var d_centre = vec2(0.0);
+            var d_depth = 0.0;
+            var d_normal = vec3(0.0);
+            var d_color = vec3(0.0);
+            var d_opacity = 0.0;
+            if inside && batch_start + j + 1u <= last {
+                let ru = s_ray_u[j];
+                let rv = s_ray_v[j];
+                let rw = s_ray_w[j];
+                let no = s_normal_opacity[j];
+                let h_u = pix.x * rw.xyz - ru.xyz;
+                let h_v = pix.y * rw.xyz - rv.xyz;
+                let zeta = cross(h_u, h_v);
+                let uv = zeta.xy / zeta.z;
+                let d = vec2(ru.w, rv.w) - pix;
+                let ray = dot(uv, uv);
+                let low_pass = LOW_PASS_INV_SQUARE * dot(d, d);
+                let sigma = 0.5 * min(ray, low_pass);
+                let unclamped = no.w * exp(-sigma);
+                let alpha = min(ALPHA_MAX, unclamped);
+                if zeta.z != 0.0 && sigma >= 0.0 && alpha >= ALPHA_MIN {
+                    t = t / (1.0 - alpha);
+                    let vis = alpha * t;
+                    let z = rw.w;
+                    let color = s_color[j];
+                    let front_vis = 1.0 - t;
+                    let front_vis_z = depth_total - vis * z - behind_vis_z;
+                    let d_dist_d_vis = 2.0 * (z * front_vis - front_vis_z) + 2.0 * (behind_vis_z - z * behind_vis);
+                    let g_vis = dot(g_rgb, color) + g_depth * z + dot(g_normal, no.xyz) + g_dist * d_dist_d_vis;
+                    d_color = g_rgb * vis;
+                    d_normal = g_normal * vis;
+                    d_depth = g_depth * vis + g_dist * 2.0 * vis * (front_vis - behind_vis);
+                    let d_alpha = g_vis * t - behind_gvis / (1.0 - alpha) + g_alpha * t_final / (1.0 - alpha);
+                    behind_gvis += g_vis * vis;
+                    behind_vis_z += vis * z;
+                    behind_vis += vis;
+                    if unclamped <= ALPHA_MAX {
+                        d_opacity = d_alpha * (alpha / no.w);
+                        let d_sigma = -d_alpha * alpha;
+                        if ray <= low_pass {
+                            let d_uv = uv * d_sigma;
+                            let d_zeta = vec3(d_uv / zeta.z, -dot(d_uv, zeta.xy) / (zeta.z * zeta.z));
+                            let d_hu = cross(h_v, d_zeta);
+                            let d_hv = cross(d_zeta, h_u);
+                            d_ru = -d_hu;
+                            d_rv = -d_hv;
+                            d_rw = d_hu * pix.x + d_hv * pix.y;
+                        } else {
+                            d_centre = d * (d_sigma * LOW_PASS_INV_SQUARE);
+                        }
+                    }
+                }
+            }
+            let base = s_ids[j] * PROJ_GRAD_STRIDE;
+            grad_add(base, d_ru.x, li);
+            grad_add(base + 1u, d_ru.y, li);
+            grad_add(base + 2u, d_ru.z, li);
+            grad_add(base + 3u, d_rv.x, li);
+            grad_add(base + 4u, d_rv.y, li);
+            grad_add(base + 5u, d_rv.z, li);
+            grad_add(base + 6u, d_rw.x, li);
+            grad_add(base + 7u, d_rw.y, li);
+            grad_add(base + 8u, d_rw.z, li);
+            grad_add(base + 9u, d_centre.x, li);
+            grad_add(base + 10u, d_centre.y, li);
+            grad_add(base + 11u, d_depth, li);
+            grad_add(base + 12u, d_normal.x, li);
+            grad_add(base + 13u, d_normal.y, li);
+            grad_add(base + 14u, d_normal.z, li);
+            grad_add(base + 15u, d_color.x, li);
+            grad_add(base + 16u, d_color.y, li);
+            grad_add(base + 17u, d_color.z, li);
+            grad_add(base + 18u, d_opacity, li);
+        }
+    }
+}
