@@ -1,4 +1,6 @@
-// Tile binning around the sorts. The surfels arrive sorted by depth (depth_order, a stable sort of the
+// Tile binning around the sorts. TileParams.num_keys is the number of key slots: the exact pair count, or a
+// reserved capacity whose unused slots hold SENTINEL (written by fill_sentinel, sorted last, skipped by
+// tile_ranges) so that a render needs no read-back. The surfels arrive sorted by depth (depth_order, a stable sort of the
 // projected depths), so emitting each surfel's tiles in that order and then stably sorting by tile id alone
 // leaves every tile's surfels front to back, ties in index order.
 // gather_counts: tile counts in depth order, plus a 0 at the end so the exclusive scan that follows leaves the
@@ -6,6 +8,8 @@
 // and surfel index of every tile it touches, at its scanned offset, in row-major tile order. tile_ranges: one
 // thread per tile-sorted key marks where each tile's run starts and ends (ranges are cleared to (0, 0)
 // beforehand, so empty tiles read as empty).
+
+const SENTINEL: u32 = 0xffffffffu;
 
 struct TileParams {
     num_keys: u32,
@@ -56,10 +60,24 @@ fn emit_keys(
     var at = offsets[j];
     for (var ty = rect.y; ty < rect.w; ty++) {
         for (var tx = rect.x; tx < rect.z; tx++) {
-            tile_keys[at] = ty * params.tile_count.x + tx;
-            tile_values[at] = i;
+            if at < tiles.num_keys {
+                tile_keys[at] = ty * params.tile_count.x + tx;
+                tile_values[at] = i;
+            }
             at++;
         }
+    }
+}
+
+@compute @workgroup_size(256)
+fn fill_sentinel(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let k = linear_group(wg, nwg) * 256u + li;
+    if k < tiles.num_keys {
+        tile_keys[k] = SENTINEL;
     }
 }
 
@@ -75,6 +93,9 @@ fn tile_ranges(
         return;
     }
     let tile = tile_keys[k];
+    if tile >= params.tile_count.x * params.tile_count.y {
+        return;
+    }
     if k == 0u || tile_keys[k - 1u] != tile {
         ranges[tile].x = k;
     }

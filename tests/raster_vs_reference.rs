@@ -171,3 +171,25 @@ fn an_empty_model_renders_an_empty_image() {
     let (gpu, cpu) = render_both(&mut renderer, &Splats::default(), 64, 48, 0.0);
     assert!(gpu == cpu && gpu == RenderedView::empty(64, 48));
 }
+
+#[test]
+fn a_reserved_render_without_read_back_equals_the_exact_one() {
+    let mut renderer = SplatRenderer::new(common::gpu(), RasterConfig::default());
+    let splats = scenes::random_scene(1500, 0.12, 21);
+    let cam = common::camera(96, 72);
+    let pose = common::pose_in_front(0.45, 0.4);
+    let gpu_splats = renderer.upload(&splats).unwrap();
+    let exact = renderer.render_view(&gpu_splats, &cam, &pose).unwrap();
+    let needed = renderer.read_intersections(&gpu_splats).unwrap();
+    renderer.reserve_keys(needed * 2).unwrap();
+    let ctx = renderer.context().clone();
+    // Same pose written by hand, whole render in one submission.
+    let params = splatrack::gpu::renderer::render_params(&gpu_splats, &cam, &pose, reference::tile_grid(&cam));
+    ctx.queue.write_buffer(renderer.params_buffer().unwrap(), 0, bytemuck::bytes_of(&params));
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    renderer.encode_render_reserved(&mut encoder, &gpu_splats, &cam).unwrap();
+    ctx.queue.submit([encoder.finish()]);
+    let reserved = renderer.read_view().unwrap();
+    assert!(reserved == exact, "the reserved render differs from the exact one");
+    assert_eq!(renderer.read_intersections(&gpu_splats).unwrap(), needed);
+}

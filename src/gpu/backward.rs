@@ -9,7 +9,7 @@
 //! subgroup or per thread ([`GradOptions`]); tests run every flavour the device allows.
 
 use super::context::{GpuContext, GpuError};
-use super::gpu_data::{RenderParams, TwistParams};
+use super::gpu_data::TwistParams;
 use super::kernel::{bind, dispatch_items, pipeline};
 use crate::config::RasterConfig;
 use crate::reference::backward::SplatGrads;
@@ -102,7 +102,8 @@ impl SplatGradBuffers {
 /// What the backward pass needs from the forward render it differentiates.
 pub struct ForwardState<'a> {
     pub params: &'a wgpu::Buffer,
-    pub render_params: RenderParams,
+    /// Tile grid of the render.
+    pub tiles: [u32; 2],
     pub projected: &'a wgpu::Buffer,
     pub sorted_ids: &'a wgpu::Buffer,
     pub ranges: &'a wgpu::Buffer,
@@ -188,7 +189,7 @@ impl Backward {
         let twist_params = ctx.uniform_buffer("twist params", &TwistParams { num_partials, view, _pad0: 0, _pad1: 0 });
         let sum_group = bind(ctx, &self.sum_twist, &[(8, &grads.partials), (9, &twist_params), (10, &grads.twists)]);
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("backward"), timestamp_writes: None });
-        let [tiles_x, tiles_y] = forward.render_params.tile_count;
+        let [tiles_x, tiles_y] = forward.tiles;
         pass.set_pipeline(&self.raster_bwd);
         pass.set_bind_group(0, &raster_group, &[]);
         pass.dispatch_workgroups(tiles_x, tiles_y, 1);

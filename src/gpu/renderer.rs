@@ -74,6 +74,7 @@ pub struct SplatRenderer {
     ctx: Arc<GpuContext>,
     project: wgpu::ComputePipeline,
     gather_counts: wgpu::ComputePipeline,
+    fill_sentinel: wgpu::ComputePipeline,
     emit_keys: wgpu::ComputePipeline,
     tile_ranges: wgpu::ComputePipeline,
     raster: wgpu::ComputePipeline,
@@ -83,7 +84,10 @@ pub struct SplatRenderer {
     keys: Option<KeyBuffers>,
     /// Which tile-sort buffer set holds the last render's sorted surfel ids.
     sorted_set: usize,
-    last_params: RenderParams,
+    /// Which depth-sort buffer set holds the last render's depth order.
+    depth_set: usize,
+    /// Tile grid of the last render.
+    tiles: [u32; 2],
     timer: Option<StageTimer>,
 }
 
@@ -114,6 +118,7 @@ impl SplatRenderer {
         Self {
             project: pipeline(&ctx, "project", project_src, "main", &config),
             gather_counts: pipeline(&ctx, "gather_counts", tiles_src, "gather_counts", &config),
+            fill_sentinel: pipeline(&ctx, "fill_sentinel", tiles_src, "fill_sentinel", &config),
             emit_keys: pipeline(&ctx, "emit_keys", tiles_src, "emit_keys", &config),
             tile_ranges: pipeline(&ctx, "tile_ranges", tiles_src, "tile_ranges", &config),
             raster: pipeline(&ctx, "raster", raster_src, "main", &config),
@@ -122,7 +127,8 @@ impl SplatRenderer {
             frame: None,
             keys: None,
             sorted_set: 0,
-            last_params: RenderParams::zeroed(),
+            depth_set: 0,
+            tiles: [0, 0],
             timer: None,
             ctx,
         }
@@ -178,20 +184,87 @@ impl SplatRenderer {
         Ok(())
     }
 
-    /// Renders `splats` seen through `intr` with the object-to-camera `pose`; results stay on the GPU.
+    /// Renders `splats` seen through `intr` with the object-to-camera `pose`; results stay on the GPU. The
+    /// number of (tile, surfel) pairs is read back between the two halves (one round trip) so the key
+    /// buffers fit exactly; loops that must not wait use [`SplatRenderer::encode_render_reserved`].
     pub fn render(&mut self, splats: &GpuSplats, intr: &Intrinsics, pose: &Pose) -> Result<RenderStats, RenderError> {
         let _span = tracing::debug_span!("render", splats = splats.len, w = intr.width, h = intr.height).entered();
+        self.prepare(splats, intr, Some(pose))?;
+        let ctx = self.ctx.clone();
+        if let Some(timer) = &mut self.timer {
+            timer.reset();
+        }
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.encode_counts(&mut encoder, splats)?;
+        ctx.queue.submit([encoder.finish()]);
+        let intersections = self.read_intersections(splats)?;
+        if self.keys.as_ref().is_none_or(|k| k.capacity < intersections) {
+            self.keys = Some(KeyBuffers::new(&ctx, "tile sort", intersections + intersections / 2)?);
+        }
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.encode_keys_and_raster(&mut encoder, splats, intersections, false)?;
+        if let Some(timer) = &self.timer {
+            timer.resolve(&mut encoder);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        Ok(RenderStats { intersections })
+    }
+
+    /// Makes sure key buffers hold at least `capacity` (tile, surfel) pairs, for reserved renders.
+    pub fn reserve_keys(&mut self, capacity: u32) -> Result<(), RenderError> {
+        if self.keys.as_ref().is_none_or(|k| k.capacity < capacity) {
+            self.keys = Some(KeyBuffers::new(&self.ctx, "tile sort", capacity)?);
+        }
+        Ok(())
+    }
+
+    /// Records a whole render into `encoder` with no read-back: every key slot of the reserved capacity is
+    /// sorted (unused ones hold a sentinel that sorts last), so nothing waits for the count. The render
+    /// parameters must already be in [`SplatRenderer::params_buffer`] (written by the caller or copied there
+    /// by a GPU pose update). If the scene needs more pairs than reserved, the surplus is dropped;
+    /// [`SplatRenderer::read_intersections`] tells afterwards.
+    pub fn encode_render_reserved(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        splats: &GpuSplats,
+        intr: &Intrinsics,
+    ) -> Result<(), RenderError> {
+        self.prepare(splats, intr, None)?;
+        let capacity = self.keys.as_ref().map(|k| k.capacity).ok_or_else(|| RenderError::Camera("reserve_keys before a reserved render".into()))?;
+        self.encode_counts(encoder, splats)?;
+        self.encode_keys_and_raster(encoder, splats, capacity, true)
+    }
+
+    /// The uniform block every kernel of the next render reads (`gpu_data::RenderParams`).
+    pub fn params_buffer(&self) -> Option<&wgpu::Buffer> {
+        self.frame.as_ref().map(|f| &f.params)
+    }
+
+    /// Number of (tile, surfel) pairs the last render produced (a read-back: call occasionally).
+    pub fn read_intersections(&self, splats: &GpuSplats) -> Result<u32, RenderError> {
+        let frame = self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_intersections before any render".into()))?;
+        Ok(self.ctx.read_buffer_at::<u32>(&frame.offsets, splats.len as u64 * 4, 1)?[0])
+    }
+
+    /// Checks the camera, sizes the buffers and (with a pose) writes the render parameters.
+    fn prepare(&mut self, splats: &GpuSplats, intr: &Intrinsics, pose: Option<&Pose>) -> Result<(), RenderError> {
         check_camera(intr)?;
         self.ctx.check_alive()?;
         self.frame_buffers(splats, intr)?;
-        let ctx = self.ctx.clone();
         let frame = self.frame.as_ref().expect("frame buffers were just made");
         let tiles = [intr.width.div_ceil(TILE_SIZE), intr.height.div_ceil(TILE_SIZE)];
-        let params = render_params(splats, intr, pose, tiles);
-        ctx.queue.write_buffer(&frame.params, 0, bytemuck::bytes_of(&params));
-        self.last_params = params;
+        if let Some(pose) = pose {
+            let params = render_params(splats, intr, pose, tiles);
+            self.ctx.queue.write_buffer(&frame.params, 0, bytemuck::bytes_of(&params));
+        }
+        self.tiles = tiles;
+        Ok(())
+    }
 
-        // Stage 1: project, sort by depth, count tiles in depth order and scan; read back the total.
+    /// Stage 1: project, sort by depth, count tiles in depth order and scan them to offsets.
+    fn encode_counts(&mut self, encoder: &mut wgpu::CommandEncoder, splats: &GpuSplats) -> Result<(), RenderError> {
+        let ctx = self.ctx.clone();
+        let frame = self.frame.as_ref().expect("prepare() made the frame buffers");
         let depth = &frame.depth_sort;
         let project_group = bind(
             &ctx,
@@ -208,35 +281,41 @@ impl SplatRenderer {
                 (8, &depth.values[0]),
             ],
         );
-        if let Some(timer) = &mut self.timer {
-            timer.reset();
-        }
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
         {
-            let mut pass = begin_pass(&mut encoder, "project", &mut self.timer);
+            let mut pass = begin_pass(encoder, "project", &mut self.timer);
             dispatch_items(&mut pass, &self.project, &project_group, splats.len);
         }
         let depth_writes = self.timer.as_mut().and_then(|t| t.pass("depth sort"));
-        let depth_sorted = self.sort.encode(&ctx, &mut encoder, depth, splats.len, 32, depth_writes)?;
-        let depth_order = &depth.values[depth_sorted.result];
-        let gather_group =
-            bind(&ctx, &self.gather_counts, &[(0, &frame.params), (1, &frame.projected), (2, depth_order), (3, &frame.offsets)]);
-        {
-            let mut pass = begin_pass(&mut encoder, "scan counts", &mut self.timer);
-            dispatch_items(&mut pass, &self.gather_counts, &gather_group, splats.len + 1);
-            self.scan.encode(&mut pass, &frame.offsets_scan);
-        }
-        ctx.queue.submit([encoder.finish()]);
-        let intersections = ctx.read_buffer_at::<u32>(&frame.offsets, splats.len as u64 * 4, 1)?[0];
+        let depth_sorted = self.sort.encode(&ctx, encoder, depth, splats.len, 32, depth_writes)?;
+        self.depth_set = depth_sorted.result;
+        let gather_group = bind(
+            &ctx,
+            &self.gather_counts,
+            &[(0, &frame.params), (1, &frame.projected), (2, &depth.values[self.depth_set]), (3, &frame.offsets)],
+        );
+        let mut pass = begin_pass(encoder, "scan counts", &mut self.timer);
+        dispatch_items(&mut pass, &self.gather_counts, &gather_group, splats.len + 1);
+        self.scan.encode(&mut pass, &frame.offsets_scan);
+        Ok(())
+    }
 
-        // Stage 2: one key per (tile, surfel) in depth order, stable sort by tile, ranges, raster.
-        if self.keys.as_ref().is_none_or(|k| k.capacity < intersections) {
-            self.keys = Some(KeyBuffers::new(&ctx, "tile sort", intersections + intersections / 2)?);
-        }
-        let keys = self.keys.as_ref().expect("key buffers were just made");
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    /// Stage 2: one key per (tile, surfel) in depth order, stable sort by tile, ranges, raster. With
+    /// `reserved`, all `num_keys` slots are first filled with the sentinel and emission stops at the capacity.
+    fn encode_keys_and_raster(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        splats: &GpuSplats,
+        num_keys: u32,
+        reserved: bool,
+    ) -> Result<(), RenderError> {
+        let ctx = self.ctx.clone();
+        let frame = self.frame.as_ref().expect("prepare() made the frame buffers");
+        let keys = self.keys.as_ref().expect("key buffers exist before stage 2");
+        let [tiles_x, tiles_y] = self.tiles;
+        let depth_order = &frame.depth_sort.values[self.depth_set];
+        let tile_params = ctx.uniform_buffer("tile params", &TileParams { num_keys, _pad0: 0, _pad1: 0, _pad2: 0 });
         encoder.clear_buffer(&frame.ranges, 0, None);
-        if intersections > 0 {
+        if num_keys > 0 {
             let emit_group = bind(
                 &ctx,
                 &self.emit_keys,
@@ -247,21 +326,27 @@ impl SplatRenderer {
                     (3, &frame.offsets),
                     (4, &keys.keys[0]),
                     (5, &keys.values[0]),
+                    (6, &tile_params),
                 ],
             );
-            let mut pass = begin_pass(&mut encoder, "emit keys", &mut self.timer);
+            let mut pass = begin_pass(encoder, "emit keys", &mut self.timer);
+            if reserved {
+                let fill_group = bind(&ctx, &self.fill_sentinel, &[(4, &keys.keys[0]), (6, &tile_params)]);
+                dispatch_items(&mut pass, &self.fill_sentinel, &fill_group, num_keys);
+            }
             dispatch_items(&mut pass, &self.emit_keys, &emit_group, splats.len);
         }
         let sort_writes = self.timer.as_mut().and_then(|t| t.pass("tile sort"));
-        let sorted =
-            self.sort.encode(&ctx, &mut encoder, keys, intersections, bits_for(tiles[0] * tiles[1]), sort_writes)?;
-        let tile_params =
-            ctx.uniform_buffer("tile params", &TileParams { num_keys: intersections, _pad0: 0, _pad1: 0, _pad2: 0 });
-        if intersections > 0 {
-            let ranges_group =
-                bind(&ctx, &self.tile_ranges, &[(4, &keys.keys[sorted.result]), (6, &tile_params), (7, &frame.ranges)]);
-            let mut pass = begin_pass(&mut encoder, "tile ranges", &mut self.timer);
-            dispatch_items(&mut pass, &self.tile_ranges, &ranges_group, intersections);
+        // One more value than there are tiles, so the sentinel (all ones in these bits) sorts last.
+        let sorted = self.sort.encode(&ctx, encoder, keys, num_keys, bits_for(tiles_x * tiles_y + 1), sort_writes)?;
+        if num_keys > 0 {
+            let ranges_group = bind(
+                &ctx,
+                &self.tile_ranges,
+                &[(0, &frame.params), (4, &keys.keys[sorted.result]), (6, &tile_params), (7, &frame.ranges)],
+            );
+            let mut pass = begin_pass(encoder, "tile ranges", &mut self.timer);
+            dispatch_items(&mut pass, &self.tile_ranges, &ranges_group, num_keys);
         }
         let raster_group = bind(
             &ctx,
@@ -276,17 +361,13 @@ impl SplatRenderer {
             ],
         );
         {
-            let mut pass = begin_pass(&mut encoder, "rasterize", &mut self.timer);
+            let mut pass = begin_pass(encoder, "rasterize", &mut self.timer);
             pass.set_pipeline(&self.raster);
             pass.set_bind_group(0, &raster_group, &[]);
-            pass.dispatch_workgroups(tiles[0], tiles[1], 1);
+            pass.dispatch_workgroups(tiles_x, tiles_y, 1);
         }
-        if let Some(timer) = &self.timer {
-            timer.resolve(&mut encoder);
-        }
-        ctx.queue.submit([encoder.finish()]);
         self.sorted_set = sorted.result;
-        Ok(RenderStats { intersections })
+        Ok(())
     }
 
     /// Times every pass of later renders with timestamp queries; false where the device has none.
@@ -320,7 +401,7 @@ impl SplatRenderer {
         let (frame, keys) = (self.frame.as_ref()?, self.keys.as_ref()?);
         Some(ForwardState {
             params: &frame.params,
-            render_params: self.last_params,
+            tiles: self.tiles,
             projected: &frame.projected,
             sorted_ids: &keys.values[self.sorted_set],
             ranges: &frame.ranges,
