@@ -59,3 +59,71 @@ impl RasterConfig {
 /// Side of the square screen tiles the rasterizer bins surfels into (pixels). Fixed: the raster kernel's
 /// workgroup is one tile, and WGSL workgroup sizes must be literal.
 pub const TILE_SIZE: u32 = 16;
+
+/// Weights of the fitting losses. Each term is a mean over the image's pixels, so weights do not depend on
+/// image size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LossConfig {
+    /// L1 between rendered colour (over black) and the observed colour inside the object mask.
+    pub color_l1: f32,
+    /// L1 between rendered mean depth and observed depth (metres), where both exist inside the mask.
+    pub depth_l1: f32,
+    /// L1 between rendered alpha and the object mask: learns the silhouette, keeps the background empty.
+    pub mask_l1: f32,
+    /// 2DGS normal consistency: rendered normals against normals of the rendered depth (held fixed).
+    pub normal: f32,
+    /// 2DGS depth distortion (metres²-scaled); pulls the surfels along each ray together.
+    pub distortion: f32,
+    /// A pixel outside the mask whose observed depth lies this far in front of the rendered surface shows
+    /// an occluder (a hand): it is left out of every term rather than pushed to empty.
+    pub occlusion_margin_m: f32,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self { color_l1: 1.0, depth_l1: 10.0, mask_l1: 0.5, normal: 0.05, distortion: 10.0, occlusion_margin_m: 0.01 }
+    }
+}
+
+/// Adam settings and learning rates per parameter group.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OptimConfig {
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    /// Gradients are clipped element-wise to ±this before Adam.
+    pub grad_clip: f32,
+    /// Metres per step for surfel centres (objects are ~10 cm: a few tenths of a millimetre).
+    pub lr_means_m: f32,
+    pub lr_quats: f32,
+    pub lr_log_scales: f32,
+    pub lr_opacity_logits: f32,
+    pub lr_colors: f32,
+    /// Radians per step for pose rotations.
+    pub lr_pose_rotation: f32,
+    /// Metres per step for pose translations.
+    pub lr_pose_translation_m: f32,
+    /// Iterations between loss read-backs in a fitting loop (the only read-back of the loop).
+    pub loss_readback_interval: u32,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-15,
+            grad_clip: 1e3,
+            lr_means_m: 3e-4,
+            lr_quats: 2e-3,
+            lr_log_scales: 1e-2,
+            lr_opacity_logits: 5e-2,
+            lr_colors: 2e-2,
+            lr_pose_rotation: 2e-3,
+            lr_pose_translation_m: 5e-4,
+            loss_readback_interval: 25,
+        }
+    }
+}

@@ -33,7 +33,7 @@ fn pod_mirrors_match_wgsl_layouts() {
 
 #[test]
 fn every_kernel_validates() {
-    for file in ["project.wgsl", "scan.wgsl", "sort.wgsl", "tiles.wgsl", "raster.wgsl"] {
+    for file in ["project.wgsl", "scan.wgsl", "sort.wgsl", "tiles.wgsl", "raster.wgsl", "project_bwd.wgsl", "loss.wgsl", "adam.wgsl", "pose_step.wgsl"] {
         let module = naga::front::wgsl::parse_str(&shader(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
             .validate(&module)

@@ -79,6 +79,56 @@ pub struct TwistParams {
     pub _pad1: u32,
 }
 
+/// Mirror of `LossParams` in `shaders/loss.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct LossParams {
+    pub color_l1: f32,
+    pub depth_l1: f32,
+    pub mask_l1: f32,
+    pub normal: f32,
+    pub distortion: f32,
+    pub occlusion_margin_m: f32,
+    pub inv_pixels: f32,
+    pub _pad: f32,
+}
+
+/// Mirror of `AdamParams` in `shaders/adam.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct AdamParams {
+    pub grad_offset: u32,
+    pub count: u32,
+    pub width: u32,
+    pub stride: u32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    pub bias1: f32,
+    pub bias2: f32,
+    pub clip: f32,
+    pub _pad: f32,
+}
+
+/// Mirror of `PoseStepParams` in `shaders/pose_step.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct PoseStepParams {
+    pub num_views: u32,
+    pub free_views: u32,
+    pub lr_rotation: f32,
+    pub lr_translation: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    pub bias1: f32,
+    pub bias2: f32,
+    pub clip: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+}
+
 /// A Rust mirror's name in WGSL, size and field offsets, for the layout test.
 pub struct MirrorLayout {
     pub wgsl_name: &'static str,
@@ -110,5 +160,14 @@ pub fn mirror_layouts() -> Vec<(&'static str, MirrorLayout)> {
         ("sort.wgsl", mirror_layout!(SortParams { num_keys, shift, num_blocks, _pad })),
         ("tiles.wgsl", mirror_layout!(TileParams { num_keys, _pad0, _pad1, _pad2 })),
         ("project_bwd.wgsl", mirror_layout!(TwistParams { num_partials, view, _pad0, _pad1 })),
+        ("loss.wgsl", mirror_layout!(LossParams {
+            color_l1, depth_l1, mask_l1, normal, distortion, occlusion_margin_m, inv_pixels, _pad
+        })),
+        ("adam.wgsl", mirror_layout!(AdamParams {
+            grad_offset, count, width, stride, lr, beta1, beta2, epsilon, bias1, bias2, clip, _pad
+        })),
+        ("pose_step.wgsl", mirror_layout!(PoseStepParams {
+            num_views, free_views, lr_rotation, lr_translation, beta1, beta2, epsilon, bias1, bias2, clip, _pad0, _pad1
+        })),
     ]
 }

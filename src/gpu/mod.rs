@@ -2,6 +2,7 @@
 
 pub mod backward;
 pub mod context;
+pub mod fit;
 pub mod gpu_data;
 pub mod kernel;
 pub mod renderer;

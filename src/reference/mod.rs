@@ -5,6 +5,7 @@
 //! exactly the set and order the GPU's sorted tile ranges give.
 
 pub mod backward;
+pub mod loss;
 
 use nalgebra::{Matrix3, Vector2, Vector3};
 
