@@ -2,7 +2,7 @@
 // depth-sorted range back to front from each pixel's last composited surfel (the forward's saved count),
 // recovering transmittance as T_before = T_after / (1 - alpha). Each surfel's gradient with respect to its
 // projected quantities (PROJ_GRAD_STRIDE floats: ray rows u, v, w, centre, depth, normal, colour, opacity)
-// is accumulated with grad_add (one atomic per subgroup or per thread; float atomics or a CAS loop),
+// is accumulated with grad_add_all (one atomic per subgroup or per thread; float atomics or a CAS loop),
 // chosen by gpu::backward from the device's features. The same math as reference::backward::pixel_backward.
 //
 // upstream holds d loss / d output in the forward's channel-planar layout.
@@ -101,6 +101,7 @@ fn main(
             var d_normal = vec3(0.0);
             var d_color = vec3(0.0);
             var d_opacity = 0.0;
+            var contributes = false;
             if inside && batch_start + j + 1u <= last {
                 let ru = s_ray_u[j];
                 let rv = s_ray_v[j];
@@ -117,6 +118,7 @@ fn main(
                 let unclamped = no.w * exp(-sigma);
                 let alpha = min(ALPHA_MAX, unclamped);
                 if zeta.z != 0.0 && sigma >= 0.0 && alpha >= ALPHA_MIN {
+                    contributes = true;
                     t = t / (1.0 - alpha);
                     let vis = alpha * t;
                     let z = rw.w;
@@ -149,26 +151,11 @@ fn main(
                     }
                 }
             }
-            let base = s_ids[j] * PROJ_GRAD_STRIDE;
-            grad_add(base, d_ru.x, li);
-            grad_add(base + 1u, d_ru.y, li);
-            grad_add(base + 2u, d_ru.z, li);
-            grad_add(base + 3u, d_rv.x, li);
-            grad_add(base + 4u, d_rv.y, li);
-            grad_add(base + 5u, d_rv.z, li);
-            grad_add(base + 6u, d_rw.x, li);
-            grad_add(base + 7u, d_rw.y, li);
-            grad_add(base + 8u, d_rw.z, li);
-            grad_add(base + 9u, d_centre.x, li);
-            grad_add(base + 10u, d_centre.y, li);
-            grad_add(base + 11u, d_depth, li);
-            grad_add(base + 12u, d_normal.x, li);
-            grad_add(base + 13u, d_normal.y, li);
-            grad_add(base + 14u, d_normal.z, li);
-            grad_add(base + 15u, d_color.x, li);
-            grad_add(base + 16u, d_color.y, li);
-            grad_add(base + 17u, d_color.z, li);
-            grad_add(base + 18u, d_opacity, li);
+            let contrib = array<f32, 19>(
+                d_ru.x, d_ru.y, d_ru.z, d_rv.x, d_rv.y, d_rv.z, d_rw.x, d_rw.y, d_rw.z, d_centre.x, d_centre.y,
+                d_depth, d_normal.x, d_normal.y, d_normal.z, d_color.x, d_color.y, d_color.z, d_opacity,
+            );
+            grad_add_all(s_ids[j] * PROJ_GRAD_STRIDE, contrib, contributes, li);
         }
     }
 }

@@ -6,8 +6,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::config::RasterConfig;
-use crate::frame::Intrinsics;
+use crate::config::{LossConfig, OptimConfig, RasterConfig};
+use crate::frame::{Intrinsics, Pose};
+use crate::gpu::backward::GradOptions;
+use crate::gpu::fit::{FitView, Fitter, FreeGroups, Stages};
 use crate::gpu::{GpuContext, SplatRenderer};
 use crate::reference;
 use crate::splats::scenes::random_scene;
@@ -17,6 +19,41 @@ use crate::splats::scenes::random_scene;
 pub enum BenchCommand {
     /// Forward rasterizer: GPU time per frame (median) vs the CPU reference.
     Raster(RasterBenchArgs),
+    /// Fitting iterations (forward + loss + backward + Adam) per second, and each stage's share.
+    Grad(GradBenchArgs),
+}
+
+/// Arguments of `splatrack bench grad`.
+#[derive(Debug, clap::Args)]
+pub struct GradBenchArgs {
+    /// Number of random surfels (in a 12 cm ball, 0.5 m in front of the camera).
+    #[arg(long, default_value_t = 50_000)]
+    splats: usize,
+    /// Image size WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480", value_parser = super::parse_size)]
+    size: (u32, u32),
+    /// Views (keyframes) per iteration, each with its own pose.
+    #[arg(long, default_value_t = 1)]
+    views: usize,
+    /// Timed iterations per measurement.
+    #[arg(long, default_value_t = 10)]
+    iterations: u32,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct GradBenchReport {
+    adapter: String,
+    splats: usize,
+    width: u32,
+    height: u32,
+    views: usize,
+    gradient_path: String,
+    iterations_per_second: f64,
+    /// Milliseconds per iteration spent in each stage (differences of runs with later stages switched off).
+    stage_ms: Vec<(&'static str, f64)>,
 }
 
 /// Arguments of `splatrack bench raster`.
@@ -56,6 +93,7 @@ struct RasterBenchReport {
 pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Raster(args) => raster(args),
+        BenchCommand::Grad(args) => grad(args),
     }
 }
 
@@ -114,4 +152,84 @@ fn raster(args: &RasterBenchArgs) -> anyhow::Result<()> {
         println!("ratio          GPU is {:.1}x the CPU reference", report.speedup);
     }
     Ok(())
+}
+
+fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
+    let (width, height) = args.size;
+    let intr = Intrinsics::from_fov(width, height, 60.0);
+    let splats = random_scene(args.splats, 0.12, 42);
+    let ctx = Arc::new(GpuContext::new()?);
+    let optim = OptimConfig { loss_readback_interval: args.iterations.max(1), ..OptimConfig::default() };
+    let mut fitter = Fitter::new(ctx.clone(), RasterConfig::default(), LossConfig::default(), optim);
+    // Observations: the model itself seen from turned poses, starting from slightly wrong ones.
+    let views: Vec<FitView> = (0..args.views.max(1))
+        .map(|v| {
+            let pose = Pose::from_parts(
+                nalgebra::Translation3::new(0.0, 0.0, 0.5),
+                nalgebra::UnitQuaternion::from_euler_angles(0.1 * v as f64, 0.7 * v as f64, 0.0),
+            );
+            let renderer = fitter.renderer();
+            let gpu = renderer.upload(&splats)?;
+            let view = renderer.render_view(&gpu, &intr, &pose)?;
+            Ok(FitView { pose: pose * nalgebra::Translation3::new(0.003, 0.0, 0.0), ..fit_view_from_render(&view, &intr, pose) })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let runs = [
+        ("forward", Stages { loss: false, backward: false, step: false }),
+        ("loss", Stages { loss: true, backward: false, step: false }),
+        ("backward", Stages { loss: true, backward: true, step: false }),
+        ("adam + pose", Stages::ALL),
+    ];
+    let mut cumulative = Vec::new();
+    for (_, stages) in runs {
+        fitter.stages = stages;
+        let (mut model, mut fit_views) = (splats.clone(), views.clone());
+        fitter.fit(&mut model, &mut fit_views, 2, FreeGroups::ALL)?; // warm-up: pipelines, buffers
+        let (mut model, mut fit_views) = (splats.clone(), views.clone());
+        let report = fitter.fit(&mut model, &mut fit_views, args.iterations.max(1), FreeGroups::ALL)?;
+        cumulative.push(1e3 * report.loop_seconds / args.iterations.max(1) as f64);
+    }
+    let stage_ms: Vec<(&'static str, f64)> =
+        runs.iter().enumerate().map(|(i, (name, _))| (*name, cumulative[i] - if i == 0 { 0.0 } else { cumulative[i - 1] })).collect();
+    let report = GradBenchReport {
+        adapter: ctx.adapter_line(),
+        splats: args.splats,
+        width,
+        height,
+        views: views.len(),
+        gradient_path: format!("{:?}", GradOptions::best(&ctx)),
+        iterations_per_second: 1e3 / cumulative[3],
+        stage_ms,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("adapter        {}", report.adapter);
+        println!("problem        {} surfels, {}x{}, {} view(s); gradients via {}", report.splats, width, height, report.views, report.gradient_path);
+        println!("iterations/s   {:.2} ({:.1} ms per iteration)", report.iterations_per_second, cumulative[3]);
+        for (name, ms) in &report.stage_ms {
+            println!("  {name:<12} {ms:9.2} ms  {:5.1} %", 100.0 * ms / cumulative[3]);
+        }
+    }
+    Ok(())
+}
+
+/// An observation from a render: colour over black, mask where alpha ≥ 0.5, mean depth there.
+fn fit_view_from_render(view: &crate::rendered::RenderedView, intr: &Intrinsics, pose: Pose) -> FitView {
+    use crate::rendered::{CH_ALPHA, CH_DEPTH_EXPECTED, CH_RGB};
+    let (w, n) = (intr.width, view.pixel_count());
+    let alpha = view.plane(CH_ALPHA);
+    let at = |x: u32, y: u32| (y * w + x) as usize;
+    FitView {
+        intrinsics: *intr,
+        rgb: image::RgbImage::from_fn(intr.width, intr.height, |x, y| {
+            image::Rgb(CH_RGB.map(|c| (view.planes[c * n + at(x, y)].clamp(0.0, 1.0) * 255.0).round() as u8))
+        }),
+        depth_m: crate::frame::DepthImage::from_fn(intr.width, intr.height, |x, y| {
+            let p = at(x, y);
+            image::Luma([if alpha[p] >= 0.5 { view.plane(CH_DEPTH_EXPECTED)[p] / alpha[p] } else { 0.0 }])
+        }),
+        mask: crate::frame::Mask::from_fn(intr.width, intr.height, |x, y| image::Luma([if alpha[at(x, y)] >= 0.5 { 255 } else { 0 }])),
+        pose,
+    }
 }

@@ -59,9 +59,25 @@ impl FreeGroups {
     pub const ALL: Self = Self { means: true, quats: true, scales: true, opacities: true, colors: true, poses: true };
 }
 
+/// Which stages an iteration runs; all of them for fitting. Benchmarks switch later stages off to time the
+/// earlier ones alone (the results are then meaningless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    pub loss: bool,
+    pub backward: bool,
+    pub step: bool,
+}
+
+impl Stages {
+    /// Every stage (what fitting needs).
+    pub const ALL: Self = Self { loss: true, backward: true, step: true };
+}
+
 /// What a fit did.
 #[derive(Debug, Clone, Default)]
 pub struct FitReport {
+    /// Wall-clock seconds of the iterations, from the first submission until the GPU finished the last.
+    pub loop_seconds: f64,
     /// (iteration, loss summed over views) at each read-back.
     pub losses: Vec<(u32, LossTerms)>,
     /// Times the reserved key capacity was found too small and grown.
@@ -95,6 +111,7 @@ pub struct Fitter {
     pose_step: wgpu::ComputePipeline,
     pub losses: LossConfig,
     pub optim: OptimConfig,
+    pub stages: Stages,
 }
 
 /// A view's observation on the GPU (its target planes live on in the bind group).
@@ -145,6 +162,7 @@ impl Fitter {
             pose_step: pipeline(&ctx, "pose_step", include_str!("../../shaders/pose_step.wgsl"), "main", &raster),
             losses,
             optim,
+            stages: Stages::ALL,
             ctx,
         }
     }
@@ -284,6 +302,8 @@ impl Fitter {
 
         let mut report = FitReport::default();
         let param_size = size_of::<RenderParams>() as u64;
+        let stages = self.stages;
+        let loop_start = std::time::Instant::now();
         for it in 0..iterations {
             let t = (it + 1) as i32;
             let (bias1, bias2) = (1.0 - o.beta1.powi(t), 1.0 - o.beta2.powi(t));
@@ -328,14 +348,16 @@ impl Fitter {
             for (v, gpu_view) in gpu_views.iter().enumerate() {
                 encoder.copy_buffer_to_buffer(&view_params, v as u64 * param_size, &params_buffer, 0, Some(param_size));
                 self.renderer.encode_render_reserved(&mut encoder, &gpu_splats, &k0)?;
-                {
+                if stages.loss {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("loss"), timestamp_writes: None });
                     dispatch_items(&mut pass, &self.loss, &gpu_view.loss_group, pixels as u32);
                 }
-                let forward = self.renderer.forward_state().expect("just rendered");
-                self.backward.encode(&ctx, &mut encoder, &gpu_splats, &forward, &gpu_view.upstream, &grads, v as u32);
+                if stages.backward {
+                    let forward = self.renderer.forward_state().expect("just rendered");
+                    self.backward.encode(&ctx, &mut encoder, &gpu_splats, &forward, &gpu_view.upstream, &grads, v as u32);
+                }
             }
-            {
+            if stages.step {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("optimizer"), timestamp_writes: None });
                 for ((free_group, _, _, width, _, _), group) in groups.iter().zip(&adam_groups) {
                     if *free_group && n > 0 {
@@ -370,6 +392,8 @@ impl Fitter {
                 }
             }
         }
+        ctx.wait_idle()?;
+        report.loop_seconds = loop_start.elapsed().as_secs_f64();
         drop(gpu_views);
 
         read_back_splats(&ctx, &gpu_splats, splats)?;
