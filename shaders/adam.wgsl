@@ -36,11 +36,9 @@ fn main(
     }
     let k = adam.grad_offset + e;
     let g = clamp(grads[k], -adam.clip, adam.clip);
-    let m = adam.beta1 * moment1[k] + (1.0 - adam.beta1) * g;
-    let v = adam.beta2 * moment2[k] + (1.0 - adam.beta2) * g * g;
-    moment1[k] = m;
-    moment2[k] = v;
-    let step = adam.lr * (m / adam.bias1) / (sqrt(v / adam.bias2) + adam.epsilon);
+    let u = adam_update(g, moment1[k], moment2[k], adam.lr, adam.beta1, adam.beta2, adam.bias1, adam.bias2, adam.epsilon);
+    moment1[k] = u.x;
+    moment2[k] = u.y;
     let i = (e / adam.width) * adam.stride + e % adam.width;
-    values[i] -= step;
+    values[i] -= u.z;
 }

@@ -62,7 +62,28 @@ fn tile_rect(centre: vec2<f32>, radius: vec2<f32>, tiles: vec2<u32>) -> vec4<u32
     return vec4<u32>(vec2<u32>(lo), vec2<u32>(hi));
 }
 
+// Rotation matrix (by columns) of a quaternion (w, x, y, z) stored as vec4 (x = w), normalised first.
+fn quat_to_rotmat(q_raw: vec4<f32>) -> mat3x3<f32> {
+    let q = normalize(q_raw);
+    let w = q.x;
+    let x = q.y;
+    let y = q.z;
+    let z = q.w;
+    return mat3x3<f32>(
+        vec3(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
+        vec3(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
+        vec3(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
+    );
+}
+
 // Linear workgroup index of a dispatch folded into 2-D by gpu::context::dispatch_dims.
 fn linear_group(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wg.x + wg.y * nwg.x;
+}
+
+// One Adam update of a gradient `g` with moments (m, v): returns (m', v', step to subtract), bias-corrected.
+fn adam_update(g: f32, m: f32, v: f32, lr: f32, beta1: f32, beta2: f32, bias1: f32, bias2: f32, epsilon: f32) -> vec3<f32> {
+    let m_new = beta1 * m + (1.0 - beta1) * g;
+    let v_new = beta2 * v + (1.0 - beta2) * g * g;
+    return vec3(m_new, v_new, lr * (m_new / bias1) / (sqrt(v_new / bias2) + epsilon));
 }

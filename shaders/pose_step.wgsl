@@ -36,12 +36,11 @@ fn main(@builtin(local_invocation_index) view: u32) {
     var xi: array<f32, 6>;
     for (var k = 0u; k < 6u; k++) {
         let g = clamp(twists[6u * view + k], -step.clip, step.clip);
-        let m = step.beta1 * moments[12u * view + k] + (1.0 - step.beta1) * g;
-        let v = step.beta2 * moments[12u * view + 6u + k] + (1.0 - step.beta2) * g * g;
-        moments[12u * view + k] = m;
-        moments[12u * view + 6u + k] = v;
         let lr = select(step.lr_rotation, step.lr_translation, k < 3u);
-        xi[k] = -lr * (m / step.bias1) / (sqrt(v / step.bias2) + step.epsilon);
+        let u = adam_update(g, moments[12u * view + k], moments[12u * view + 6u + k], lr, step.beta1, step.beta2, step.bias1, step.bias2, step.epsilon);
+        moments[12u * view + k] = u.x;
+        moments[12u * view + 6u + k] = u.y;
+        xi[k] = -u.z;
     }
     let rho = vec3(xi[0], xi[1], xi[2]);
     let phi = vec3(xi[3], xi[4], xi[5]);

@@ -13,19 +13,6 @@
 @group(0) @binding(7) var<storage, read_write> depth_keys: array<u32>;
 @group(0) @binding(8) var<storage, read_write> depth_order: array<u32>;
 
-fn quat_to_rotmat(q_raw: vec4<f32>) -> mat3x3<f32> {
-    let q = normalize(q_raw);
-    let w = q.x;
-    let x = q.y;
-    let y = q.z;
-    let z = q.w;
-    return mat3x3<f32>(
-        vec3(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
-        vec3(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
-        vec3(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
-    );
-}
-
 fn culled() -> ProjectedSplat {
     var p: ProjectedSplat;
     p.ray_u = vec3(0.0);

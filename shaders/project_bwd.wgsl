@@ -31,17 +31,18 @@ const PROJ_GRAD_STRIDE: u32 = 20u;
 var<workgroup> s_twist_a: array<vec3<f32>, 256>;
 var<workgroup> s_twist_b: array<vec3<f32>, 256>;
 
-fn quat_to_rotmat(q_raw: vec4<f32>) -> mat3x3<f32> {
-    let q = normalize(q_raw);
-    let w = q.x;
-    let x = q.y;
-    let y = q.z;
-    let z = q.w;
-    return mat3x3<f32>(
-        vec3(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
-        vec3(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
-        vec3(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
-    );
+// Sums (a, b) over the workgroup's 256 threads into s_twist_a[0], s_twist_b[0].
+fn reduce_twist(li: u32, a: vec3<f32>, b: vec3<f32>) {
+    s_twist_a[li] = a;
+    s_twist_b[li] = b;
+    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+        workgroupBarrier();
+        if li < stride {
+            s_twist_a[li] += s_twist_a[li + stride];
+            s_twist_b[li] += s_twist_b[li + stride];
+        }
+    }
+    workgroupBarrier();
 }
 
 // d loss / d q for an unnormalised quaternion (w, x, y, z), given d loss / d R (g[c][r] = column c, row r).
@@ -151,15 +152,7 @@ fn main(
     if i < params.num_splats {
         share = surfel_backward(i);
     }
-    s_twist_a[li] = share[0];
-    s_twist_b[li] = share[1];
-    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
-        workgroupBarrier();
-        if li < stride {
-            s_twist_a[li] += s_twist_a[li + stride];
-            s_twist_b[li] += s_twist_b[li + stride];
-        }
-    }
+    reduce_twist(li, share[0], share[1]);
     if li == 0u {
         let a = s_twist_a[0];
         let b = s_twist_b[0];
@@ -179,15 +172,7 @@ fn sum_twist(@builtin(local_invocation_index) li: u32) {
         a += vec3(twist_partials[6u * g], twist_partials[6u * g + 1u], twist_partials[6u * g + 2u]);
         b += vec3(twist_partials[6u * g + 3u], twist_partials[6u * g + 4u], twist_partials[6u * g + 5u]);
     }
-    s_twist_a[li] = a;
-    s_twist_b[li] = b;
-    for (var stride = 128u; stride > 0u; stride = stride / 2u) {
-        workgroupBarrier();
-        if li < stride {
-            s_twist_a[li] += s_twist_a[li + stride];
-            s_twist_b[li] += s_twist_b[li + stride];
-        }
-    }
+    reduce_twist(li, a, b);
     if li == 0u {
         for (var k = 0u; k < 3u; k++) {
             twists[6u * twist.view + k] = s_twist_a[0][k];

@@ -1,8 +1,6 @@
 // Front-to-back compositing: one workgroup per 16x16 tile, one thread per pixel. Surfels of the tile's
-// depth-sorted range are staged through workgroup memory 256 at a time; each pixel intersects its ray with
-// each surfel's plane (homogeneous intersection in the surfel's uv frame), takes the smaller of the ray-splat
-// and the screen-space low-pass Gaussian exponents, and composites colour, depth, normal and the 2DGS depth
-// distortion. The workgroup stops early once every pixel is saturated.
+// depth-sorted range are staged through workgroup memory 256 at a time and evaluated at each pixel
+// (splat_batch.wgsl); each pixel composites colour, depth, normal and the 2DGS depth distortion. The workgroup stops early once every pixel is saturated.
 //
 // Outputs, channel-planar over the image: out_f32 channels 0-2 RGB (over black, not divided by alpha),
 // 3 alpha, 4 expected depth (alpha-weighted centre depth), 5 median depth, 6-8 normal, 9 distortion,
@@ -16,11 +14,6 @@
 @group(0) @binding(4) var<storage, read_write> out_f32: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_u32: array<u32>;
 
-var<workgroup> s_ray_u: array<vec4<f32>, 256>;
-var<workgroup> s_ray_v: array<vec4<f32>, 256>;
-var<workgroup> s_ray_w: array<vec4<f32>, 256>;
-var<workgroup> s_normal_opacity: array<vec4<f32>, 256>;
-var<workgroup> s_color: array<vec3<f32>, 256>;
 var<workgroup> s_done: atomic<u32>;
 var<workgroup> s_done_copy: u32;
 
@@ -67,44 +60,27 @@ fn main(
         }
         let k = range.x + b * 256u + li;
         if k < range.y {
-            let g = projected[sorted_ids[k]];
-            s_ray_u[li] = vec4(g.ray_u, g.centre_x);
-            s_ray_v[li] = vec4(g.ray_v, g.centre_y);
-            s_ray_w[li] = vec4(g.ray_w, g.depth);
-            s_normal_opacity[li] = vec4(g.normal, g.opacity);
-            s_color[li] = g.color;
+            stage_surfel(li, sorted_ids[k]);
         }
         workgroupBarrier();
         if !done {
             let batch_len = min(256u, range.y - range.x - b * 256u);
             for (var j = 0u; j < batch_len; j++) {
-                let ru = s_ray_u[j];
-                let rv = s_ray_v[j];
-                let rw = s_ray_w[j];
-                let h_u = pix.x * rw.xyz - ru.xyz;
-                let h_v = pix.y * rw.xyz - rv.xyz;
-                let zeta = cross(h_u, h_v);
-                if zeta.z == 0.0 {
+                let hit = evaluate(j, pix);
+                if !hit.valid {
                     continue;
                 }
-                let uv = zeta.xy / zeta.z;
-                let d = vec2(ru.w, rv.w) - pix;
-                let sigma = 0.5 * min(dot(uv, uv), LOW_PASS_INV_SQUARE * dot(d, d));
-                let no = s_normal_opacity[j];
-                let alpha = min(ALPHA_MAX, no.w * exp(-sigma));
-                if sigma < 0.0 || alpha < ALPHA_MIN {
-                    continue;
-                }
+                let alpha = hit.alpha;
                 let next_t = t * (1.0 - alpha);
                 if next_t <= TRANSMITTANCE_MIN {
                     done = true;
                     break;
                 }
                 let vis = alpha * t;
-                let depth = rw.w;
+                let depth = s_ray_w[j].w;
                 rgb += s_color[j] * vis;
                 depth_sum += depth * vis;
-                normal_sum += no.xyz * vis;
+                normal_sum += s_normal_opacity[j].xyz * vis;
                 distortion += 2.0 * (vis * depth * (1.0 - t) - vis * vis_depth_sum);
                 vis_depth_sum += vis * depth;
                 let walked = b * 256u + j + 1u;

@@ -17,12 +17,6 @@
 
 const PROJ_GRAD_STRIDE: u32 = 20u;
 
-var<workgroup> s_ids: array<u32, 256>;
-var<workgroup> s_ray_u: array<vec4<f32>, 256>;
-var<workgroup> s_ray_v: array<vec4<f32>, 256>;
-var<workgroup> s_ray_w: array<vec4<f32>, 256>;
-var<workgroup> s_normal_opacity: array<vec4<f32>, 256>;
-var<workgroup> s_color: array<vec3<f32>, 256>;
 var<workgroup> s_max_last: atomic<u32>;
 var<workgroup> s_max_copy: u32;
 
@@ -80,14 +74,7 @@ fn main(
         let batch_start = (batches - 1u - bi) * 256u;
         workgroupBarrier();
         if batch_start + li < max_last {
-            let id = sorted_ids[range.x + batch_start + li];
-            let g = projected[id];
-            s_ids[li] = id;
-            s_ray_u[li] = vec4(g.ray_u, g.centre_x);
-            s_ray_v[li] = vec4(g.ray_v, g.centre_y);
-            s_ray_w[li] = vec4(g.ray_w, g.depth);
-            s_normal_opacity[li] = vec4(g.normal, g.opacity);
-            s_color[li] = g.color;
+            stage_surfel(li, sorted_ids[range.x + batch_start + li]);
         }
         workgroupBarrier();
         let batch_len = min(256u, max_last - batch_start);
@@ -103,30 +90,19 @@ fn main(
             var d_opacity = 0.0;
             var contributes = false;
             if inside && batch_start + j + 1u <= last {
-                let ru = s_ray_u[j];
-                let rv = s_ray_v[j];
-                let rw = s_ray_w[j];
-                let no = s_normal_opacity[j];
-                let h_u = pix.x * rw.xyz - ru.xyz;
-                let h_v = pix.y * rw.xyz - rv.xyz;
-                let zeta = cross(h_u, h_v);
-                let uv = zeta.xy / zeta.z;
-                let d = vec2(ru.w, rv.w) - pix;
-                let ray = dot(uv, uv);
-                let low_pass = LOW_PASS_INV_SQUARE * dot(d, d);
-                let sigma = 0.5 * min(ray, low_pass);
-                let unclamped = no.w * exp(-sigma);
-                let alpha = min(ALPHA_MAX, unclamped);
-                if zeta.z != 0.0 && sigma >= 0.0 && alpha >= ALPHA_MIN {
+                let hit = evaluate(j, pix);
+                let alpha = hit.alpha;
+                if hit.valid {
                     contributes = true;
                     t = t / (1.0 - alpha);
                     let vis = alpha * t;
-                    let z = rw.w;
+                    let z = s_ray_w[j].w;
+                    let normal = s_normal_opacity[j].xyz;
                     let color = s_color[j];
                     let front_vis = 1.0 - t;
                     let front_vis_z = depth_total - vis * z - behind_vis_z;
                     let d_dist_d_vis = 2.0 * (z * front_vis - front_vis_z) + 2.0 * (behind_vis_z - z * behind_vis);
-                    let g_vis = dot(g_rgb, color) + g_depth * z + dot(g_normal, no.xyz) + g_dist * d_dist_d_vis;
+                    let g_vis = dot(g_rgb, color) + g_depth * z + dot(g_normal, normal) + g_dist * d_dist_d_vis;
                     d_color = g_rgb * vis;
                     d_normal = g_normal * vis;
                     d_depth = g_depth * vis + g_dist * 2.0 * vis * (front_vis - behind_vis);
@@ -134,19 +110,20 @@ fn main(
                     behind_gvis += g_vis * vis;
                     behind_vis_z += vis * z;
                     behind_vis += vis;
-                    if unclamped <= ALPHA_MAX {
-                        d_opacity = d_alpha * (alpha / no.w);
+                    if hit.unclamped <= ALPHA_MAX {
+                        d_opacity = d_alpha * (alpha / s_normal_opacity[j].w);
                         let d_sigma = -d_alpha * alpha;
-                        if ray <= low_pass {
-                            let d_uv = uv * d_sigma;
+                        if hit.ray_kernel {
+                            let d_uv = hit.uv * d_sigma;
+                            let zeta = hit.zeta;
                             let d_zeta = vec3(d_uv / zeta.z, -dot(d_uv, zeta.xy) / (zeta.z * zeta.z));
-                            let d_hu = cross(h_v, d_zeta);
-                            let d_hv = cross(d_zeta, h_u);
+                            let d_hu = cross(hit.h_v, d_zeta);
+                            let d_hv = cross(d_zeta, hit.h_u);
                             d_ru = -d_hu;
                             d_rv = -d_hv;
                             d_rw = d_hu * pix.x + d_hv * pix.y;
                         } else {
-                            d_centre = d * (d_sigma * LOW_PASS_INV_SQUARE);
+                            d_centre = hit.d * (d_sigma * LOW_PASS_INV_SQUARE);
                         }
                     }
                 }

@@ -2,12 +2,16 @@
 //! every field offset and struct size is compared.
 
 use splatrack::gpu::gpu_data::mirror_layouts;
-use splatrack::gpu::kernel::COMMON_WGSL;
+use splatrack::gpu::kernel::{COMMON_WGSL, SPLAT_BATCH_WGSL};
 
 fn shader(file: &str) -> String {
     let path = format!("{}/shaders/{file}", env!("CARGO_MANIFEST_DIR"));
     let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    if file == "common.wgsl" { source } else { format!("{COMMON_WGSL}\n{source}") }
+    match file {
+        "common.wgsl" => source,
+        "raster.wgsl" => format!("{COMMON_WGSL}\n{SPLAT_BATCH_WGSL}\n{source}"),
+        _ => format!("{COMMON_WGSL}\n{source}"),
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@
 
 use super::context::{GpuContext, GpuError};
 use super::gpu_data::TwistParams;
-use super::kernel::{bind, dispatch_items, pipeline};
+use super::kernel::{SPLAT_BATCH_WGSL, bind, dispatch_items, pipeline};
 use crate::config::RasterConfig;
 use crate::reference::backward::SplatGrads;
 
@@ -132,7 +132,7 @@ impl Backward {
         } else {
             include_str!("../../shaders/grad_reduce_thread.wgsl")
         };
-        let raster_src = format!("{atomics}\n{reduce}\n{}", include_str!("../../shaders/raster_bwd.wgsl"));
+        let raster_src = format!("{atomics}\n{reduce}\n{SPLAT_BATCH_WGSL}\n{}", include_str!("../../shaders/raster_bwd.wgsl"));
         let project_src = include_str!("../../shaders/project_bwd.wgsl");
         Self {
             raster_bwd: pipeline(ctx, "raster_bwd", &raster_src, "main", config),

@@ -375,12 +375,7 @@ impl Fitter {
             if (it + 1) % o.loss_readback_interval.max(1) == 0 || it + 1 == iterations {
                 let mut terms = LossTerms::default();
                 for gpu_view in &gpu_views {
-                    let view_terms = sum_partials(&ctx.read_buffer(&gpu_view.partials, loss_groups as usize * 8)?);
-                    terms.color += view_terms.color;
-                    terms.depth += view_terms.depth;
-                    terms.mask += view_terms.mask;
-                    terms.normal += view_terms.normal;
-                    terms.distortion += view_terms.distortion;
+                    terms += sum_partials(&ctx.read_buffer(&gpu_view.partials, loss_groups as usize * 8)?);
                 }
                 report.losses.push((it + 1, terms));
                 let needed = self.renderer.read_intersections(&gpu_splats)?;
@@ -409,11 +404,7 @@ impl Fitter {
 fn sum_partials(partials: &[f32]) -> LossTerms {
     let mut terms = LossTerms::default();
     for chunk in partials.chunks_exact(8) {
-        terms.color += chunk[0];
-        terms.depth += chunk[1];
-        terms.mask += chunk[2];
-        terms.normal += chunk[3];
-        terms.distortion += chunk[4];
+        terms += LossTerms { color: chunk[0], depth: chunk[1], mask: chunk[2], normal: chunk[3], distortion: chunk[4] };
     }
     terms
 }

@@ -6,6 +6,8 @@ use crate::config::RasterConfig;
 
 /// The structs and conventions every kernel shares.
 pub const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
+/// Tile staging and per-pixel surfel evaluation, shared by the forward and backward rasterizers.
+pub const SPLAT_BATCH_WGSL: &str = include_str!("../../shaders/splat_batch.wgsl");
 
 /// A compute pipeline for `entry` of a kernel source, with an automatic bind-group layout.
 pub fn pipeline(ctx: &GpuContext, label: &str, source: &str, entry: &str, config: &RasterConfig) -> wgpu::ComputePipeline {

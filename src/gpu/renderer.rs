@@ -15,7 +15,7 @@ use bytemuck::Zeroable;
 use super::backward::ForwardState;
 use super::context::{GpuContext, GpuError};
 use super::gpu_data::{ProjectedSplat, RenderParams, TileParams};
-use super::kernel::{bind, dispatch_items, pipeline};
+use super::kernel::{SPLAT_BATCH_WGSL, bind, dispatch_items, pipeline};
 use super::scan::{Scan, ScanPlan};
 use super::sort::{KeyBuffers, RadixSort, bits_for};
 use super::timing::StageTimer;
@@ -114,14 +114,14 @@ impl SplatRenderer {
         let _span = tracing::debug_span!("compile forward kernels").entered();
         let project_src = include_str!("../../shaders/project.wgsl");
         let tiles_src = include_str!("../../shaders/tiles.wgsl");
-        let raster_src = include_str!("../../shaders/raster.wgsl");
+        let raster_src = format!("{SPLAT_BATCH_WGSL}\n{}", include_str!("../../shaders/raster.wgsl"));
         Self {
             project: pipeline(&ctx, "project", project_src, "main", &config),
             gather_counts: pipeline(&ctx, "gather_counts", tiles_src, "gather_counts", &config),
             fill_sentinel: pipeline(&ctx, "fill_sentinel", tiles_src, "fill_sentinel", &config),
             emit_keys: pipeline(&ctx, "emit_keys", tiles_src, "emit_keys", &config),
             tile_ranges: pipeline(&ctx, "tile_ranges", tiles_src, "tile_ranges", &config),
-            raster: pipeline(&ctx, "raster", raster_src, "main", &config),
+            raster: pipeline(&ctx, "raster", &raster_src, "main", &config),
             scan: Scan::new(&ctx),
             sort: RadixSort::new(&ctx),
             frame: None,

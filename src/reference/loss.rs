@@ -22,6 +22,16 @@ pub struct LossTerms {
     pub distortion: f32,
 }
 
+impl std::ops::AddAssign for LossTerms {
+    fn add_assign(&mut self, other: Self) {
+        self.color += other.color;
+        self.depth += other.depth;
+        self.mask += other.mask;
+        self.normal += other.normal;
+        self.distortion += other.distortion;
+    }
+}
+
 impl LossTerms {
     /// Sum of the terms.
     pub fn total(&self) -> f32 {
