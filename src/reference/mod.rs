@@ -6,6 +6,7 @@
 
 pub mod backward;
 pub mod loss;
+pub mod optim;
 
 use nalgebra::{Matrix3, Vector2, Vector3};
 
