@@ -26,14 +26,12 @@ fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let tile = wg.y * params.tile_count.x + wg.x;
-    let px = wg.x * TILE_SIZE + lid.x;
-    let py = wg.y * TILE_SIZE + lid.y;
-    let inside = px < params.image_size.x && py < params.image_size.y;
-    let pix = vec2(f32(px) + 0.5, f32(py) + 0.5);
-    let range = ranges[tile];
+    let here = tile_pixel(wg, lid);
+    let inside = here.inside;
+    let pix = here.pix;
+    let range = here.range;
+    let p = here.index;
     let n = params.image_size.x * params.image_size.y;
-    let p = py * params.image_size.x + px;
 
     var last = 0u;
     var t = 1.0;

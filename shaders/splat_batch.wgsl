@@ -1,6 +1,31 @@
 // A tile's surfels staged through workgroup memory, 256 at a time, and evaluated at a pixel: shared by
 // raster.wgsl (forward) and raster_bwd.wgsl (backward) so both see exactly the same alpha.
 
+// The pixel a thread of a 16x16 tile workgroup covers.
+struct TilePixel {
+    // Index of the tile; its surfels are sorted_ids[range.x .. range.y].
+    tile: u32,
+    range: vec2<u32>,
+    // Inside the image (edge tiles overhang it).
+    inside: bool,
+    // Pixel centre.
+    pix: vec2<f32>,
+    // Index into an image plane.
+    index: u32,
+}
+
+fn tile_pixel(wg: vec3<u32>, lid: vec3<u32>) -> TilePixel {
+    var t: TilePixel;
+    t.tile = wg.y * params.tile_count.x + wg.x;
+    t.range = ranges[t.tile];
+    let px = wg.x * TILE_SIZE + lid.x;
+    let py = wg.y * TILE_SIZE + lid.y;
+    t.inside = px < params.image_size.x && py < params.image_size.y;
+    t.pix = vec2(f32(px) + 0.5, f32(py) + 0.5);
+    t.index = py * params.image_size.x + px;
+    return t;
+}
+
 var<workgroup> s_ids: array<u32, 256>;
 // Ray-transform rows; w holds the centre's x, y and the depth.
 var<workgroup> s_ray_u: array<vec4<f32>, 256>;
