@@ -127,3 +127,24 @@ impl Default for OptimConfig {
         }
     }
 }
+
+/// How new surfels are seeded from a depth frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SeedConfig {
+    /// One surfel per this many pixels along each image axis.
+    pub stride_px: u32,
+    /// Surfel scale as a share of the pixel grid spacing at its depth: 0.6 makes neighbours overlap at
+    /// about one standard deviation, so the seeded surface has no holes.
+    pub scale_of_spacing: f32,
+    /// Starting opacity.
+    pub opacity: f32,
+    /// Depth differences larger than this between neighbours mark a silhouette edge: no normal there (m).
+    pub max_depth_step_m: f32,
+}
+
+impl Default for SeedConfig {
+    fn default() -> Self {
+        Self { stride_px: 2, scale_of_spacing: 0.6, opacity: 0.8, max_depth_step_m: 0.01 }
+    }
+}

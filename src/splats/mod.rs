@@ -6,6 +6,7 @@
 
 pub mod ply;
 pub mod scenes;
+pub mod seed;
 
 use nalgebra::{UnitQuaternion, Vector3};
 
