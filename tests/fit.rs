@@ -4,30 +4,17 @@ mod common;
 
 use nalgebra::{Translation3, UnitQuaternion, Vector3};
 use splatrack::config::{LossConfig, OptimConfig, RasterConfig};
-use splatrack::frame::{DepthImage, Intrinsics, Mask, Pose};
+use splatrack::frame::{Intrinsics, Pose};
 use splatrack::gpu::fit::{FitView, Fitter, FreeGroups};
 use splatrack::gpu::SplatRenderer;
 use splatrack::reference;
 use splatrack::rendered::{CH_ALPHA, CH_DEPTH_EXPECTED, CH_RGB, RenderedView};
 use splatrack::splats::{Splats, scenes};
 
-/// An observation made by rendering the true model: colour over black, mask where alpha ≥ 0.5, and the
-/// mean depth there.
+/// An observation made by rendering the true model.
 fn observe(renderer: &mut SplatRenderer, model: &Splats, k: &Intrinsics, pose: &Pose) -> FitView {
     let gpu = renderer.upload(model).unwrap();
-    let view = renderer.render_view(&gpu, k, pose).unwrap();
-    let (w, n) = (k.width, view.pixel_count());
-    let alpha = view.plane(CH_ALPHA);
-    let rgb = image::RgbImage::from_fn(k.width, k.height, |x, y| {
-        let p = (y * w + x) as usize;
-        image::Rgb(CH_RGB.map(|c| (view.planes[c * n + p].clamp(0.0, 1.0) * 255.0).round() as u8))
-    });
-    let depth = DepthImage::from_fn(k.width, k.height, |x, y| {
-        let p = (y * w + x) as usize;
-        image::Luma([if alpha[p] >= 0.5 { view.plane(CH_DEPTH_EXPECTED)[p] / alpha[p] } else { 0.0 }])
-    });
-    let mask = Mask::from_fn(k.width, k.height, |x, y| image::Luma([if alpha[(y * w + x) as usize] >= 0.5 { 255 } else { 0 }]));
-    FitView { intrinsics: *k, rgb, depth_m: depth, mask, pose: *pose }
+    FitView::from_render(&renderer.render_view(&gpu, k, pose).unwrap(), k, *pose)
 }
 
 fn object() -> Splats {

@@ -171,7 +171,7 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
             let renderer = fitter.renderer();
             let gpu = renderer.upload(&splats)?;
             let view = renderer.render_view(&gpu, &intr, &pose)?;
-            Ok(FitView { pose: pose * nalgebra::Translation3::new(0.003, 0.0, 0.0), ..fit_view_from_render(&view, &intr, pose) })
+            Ok(FitView { pose: pose * nalgebra::Translation3::new(0.003, 0.0, 0.0), ..FitView::from_render(&view, &intr, pose) })
         })
         .collect::<anyhow::Result<_>>()?;
     let runs = [
@@ -212,24 +212,4 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// An observation from a render: colour over black, mask where alpha ≥ 0.5, mean depth there.
-fn fit_view_from_render(view: &crate::rendered::RenderedView, intr: &Intrinsics, pose: Pose) -> FitView {
-    use crate::rendered::{CH_ALPHA, CH_DEPTH_EXPECTED, CH_RGB};
-    let (w, n) = (intr.width, view.pixel_count());
-    let alpha = view.plane(CH_ALPHA);
-    let at = |x: u32, y: u32| (y * w + x) as usize;
-    FitView {
-        intrinsics: *intr,
-        rgb: image::RgbImage::from_fn(intr.width, intr.height, |x, y| {
-            image::Rgb(CH_RGB.map(|c| (view.planes[c * n + at(x, y)].clamp(0.0, 1.0) * 255.0).round() as u8))
-        }),
-        depth_m: crate::frame::DepthImage::from_fn(intr.width, intr.height, |x, y| {
-            let p = at(x, y);
-            image::Luma([if alpha[p] >= 0.5 { view.plane(CH_DEPTH_EXPECTED)[p] / alpha[p] } else { 0.0 }])
-        }),
-        mask: crate::frame::Mask::from_fn(intr.width, intr.height, |x, y| image::Luma([if alpha[at(x, y)] >= 0.5 { 255 } else { 0 }])),
-        pose,
-    }
 }

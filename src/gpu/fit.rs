@@ -22,7 +22,7 @@ use super::renderer::{GpuSplats, RenderError, SplatRenderer, render_params};
 use crate::config::{LossConfig, OptimConfig, RasterConfig, TILE_SIZE};
 use crate::frame::{DepthImage, Intrinsics, Mask, Pose};
 use crate::reference::loss::{LossTerms, TARGET_CHANNELS};
-use crate::rendered::{F32_CHANNELS, RenderedView, U32_CHANNELS};
+use crate::rendered::{CH_ALPHA, CH_DEPTH_EXPECTED, CH_RGB, F32_CHANNELS, RenderedView, U32_CHANNELS};
 use crate::splats::{Splats, sh_coeffs};
 
 /// Most views one fit can hold (the pose step keeps a bit per view).
@@ -37,6 +37,28 @@ pub struct FitView {
     pub depth_m: DepthImage,
     pub mask: Mask,
     pub pose: Pose,
+}
+
+impl FitView {
+    /// The observation a perfect camera would make of a render: colour as composited over black, the mask
+    /// where alpha ≥ 0.5, and the mean depth there (benchmarks and tests fit to renders of a known model).
+    pub fn from_render(view: &RenderedView, intrinsics: &Intrinsics, pose: Pose) -> Self {
+        let (w, n) = (intrinsics.width, view.pixel_count());
+        let alpha = view.plane(CH_ALPHA);
+        let at = |x: u32, y: u32| (y * w + x) as usize;
+        Self {
+            intrinsics: *intrinsics,
+            rgb: image::RgbImage::from_fn(intrinsics.width, intrinsics.height, |x, y| {
+                image::Rgb(CH_RGB.map(|c| (view.planes[c * n + at(x, y)].clamp(0.0, 1.0) * 255.0).round() as u8))
+            }),
+            depth_m: DepthImage::from_fn(intrinsics.width, intrinsics.height, |x, y| {
+                let p = at(x, y);
+                image::Luma([if alpha[p] >= 0.5 { view.plane(CH_DEPTH_EXPECTED)[p] / alpha[p] } else { 0.0 }])
+            }),
+            mask: Mask::from_fn(intrinsics.width, intrinsics.height, |x, y| image::Luma([if alpha[at(x, y)] >= 0.5 { 255 } else { 0 }])),
+            pose,
+        }
+    }
 }
 
 /// Which parameter groups a fit may change; the others stay frozen.

@@ -241,11 +241,6 @@ impl SyntheticSource {
     pub fn new(spec: SequenceSpec) -> Self {
         Self { name: spec.name(), scene: Scene::new(spec), next: 0 }
     }
-
-    /// The scene behind the frames (its object mesh is the ground-truth model).
-    pub fn scene(&self) -> &Scene {
-        &self.scene
-    }
 }
 
 impl FrameSource for SyntheticSource {
