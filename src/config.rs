@@ -141,10 +141,179 @@ pub struct SeedConfig {
     pub opacity: f32,
     /// Depth differences larger than this between neighbours mark a silhouette edge: no normal there (m).
     pub max_depth_step_m: f32,
+    /// Normals come from depth differences this many pixels either side (1 px is noisy at mm depth noise).
+    pub normal_baseline_px: u32,
 }
 
 impl Default for SeedConfig {
     fn default() -> Self {
-        Self { stride_px: 2, scale_of_spacing: 0.6, opacity: 0.8, max_depth_step_m: 0.01 }
+        Self { stride_px: 1, scale_of_spacing: 0.6, opacity: 0.8, max_depth_step_m: 0.01, normal_baseline_px: 2 }
+    }
+}
+
+/// Per-frame tracking: the dense point-to-plane ICP against the model, with colour-aware correspondences.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrackingConfig {
+    /// Observed points are taken on a grid of this many pixels (full-resolution frame); ~2–4 k points per
+    /// object at 640×480.
+    pub point_stride_px: u32,
+    /// Half the pixel baseline of the depth differences giving observed normals; 1 px is too noisy at mm
+    /// depth noise.
+    pub normal_baseline_px: u32,
+    /// Correspondence rejection distance per ICP stage (metres), coarse to fine; one stage per entry.
+    pub icp_max_distance_m: [f32; 3],
+    /// Gauss-Newton iterations per stage.
+    pub icp_iterations: u32,
+    /// Colour's weight in the correspondence search: 1.0 colour difference counts as this many metres, so
+    /// texture pins the rotation about an axis of symmetry.
+    pub color_weight_m: f32,
+    /// Photometric residuals (grey levels 0–1 of model surfels against the frame) count as this many metres;
+    /// 0 turns the term off.
+    pub photometric_weight_m: f32,
+    /// Weight of the silhouette residual (model points outside the observed mask, in metres at their depth)
+    /// next to the depth residuals; 0 turns it off.
+    pub silhouette_weight: f32,
+    /// A correspondence is an inlier when its plane residual is below this (metres).
+    pub inlier_distance_m: f32,
+    /// Tracking is lost when fewer than this share of observed points are inliers after ICP.
+    pub lost_inlier_ratio: f32,
+    /// Tracking is lost when the object mask has fewer pixels than this share of its first-frame area.
+    pub lost_mask_ratio: f32,
+    /// Each frame's pose starts from the constant-velocity prediction (previous motion, damped by this).
+    pub velocity_damping: f32,
+    /// Fine-pose iterations of the differentiable renderer on the current frame (surfels frozen); 0 skips.
+    pub fine_iterations: u32,
+    /// Pixels whose depth lies within this of the model (metres) make the propagated mask, where the source
+    /// has no mask for a frame.
+    pub mask_distance_m: f32,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        Self {
+            point_stride_px: 4,
+            normal_baseline_px: 3,
+            icp_max_distance_m: [0.03, 0.012, 0.006],
+            icp_iterations: 6,
+            color_weight_m: 0.02,
+            photometric_weight_m: 0.04,
+            silhouette_weight: 1.0,
+            inlier_distance_m: 0.005,
+            lost_inlier_ratio: 0.5,
+            lost_mask_ratio: 0.1,
+            velocity_damping: 0.8,
+            fine_iterations: 0,
+            mask_distance_m: 0.01,
+        }
+    }
+}
+
+/// Dynamic keyframe selection over view-direction bins.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeyframeConfig {
+    /// A new candidate is offered at most every this many degrees of rotation since the last one (the
+    /// 6DOPE-GS front end uses 5°).
+    pub min_rotation_deg: f32,
+    /// A candidate replaces its bin's keyframe when its mask is this many times larger.
+    pub replace_mask_ratio: f32,
+    /// Keyframes whose loss lies more than this many MADs above the median are dropped.
+    pub mad_factor: f32,
+}
+
+impl Default for KeyframeConfig {
+    fn default() -> Self {
+        Self { min_rotation_deg: 5.0, replace_mask_ratio: 1.15, mad_factor: 3.0 }
+    }
+}
+
+/// The mapping worker: joint optimisation of keyframe poses and surfels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MappingConfig {
+    /// Keyframes are fitted at the frame size divided by this (the GPU cost scales with pixels × views).
+    pub downsample: u32,
+    /// Joint (surfels + keyframe poses) iterations after each new keyframe.
+    pub joint_iterations: u32,
+    /// Pose-only iterations per keyframe after the joint step (model frozen).
+    pub pose_iterations: u32,
+    /// Surfels are seeded where the model's rendered alpha is below this.
+    pub seed_alpha_below: f32,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        Self { downsample: 4, joint_iterations: 30, pose_iterations: 10, seed_alpha_below: 0.5 }
+    }
+}
+
+/// Opacity-statistics pruning and densification.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PruneConfig {
+    /// Pruning runs after every this many mapping steps.
+    pub interval_steps: u32,
+    /// Each round removes the surfels at or below this opacity percentile...
+    pub low_percentile: f32,
+    /// ...and rounds repeat until this percentile of opacity...
+    pub high_percentile: f32,
+    /// ...exceeds this opacity.
+    pub high_opacity: f32,
+    /// At most this many rounds per pruning event.
+    pub max_rounds: u32,
+    /// Surfels whose positional gradient norm (last joint iteration) exceeds this are densified: cloned
+    /// when small, split in two when large.
+    pub densify_grad: f32,
+    /// The scale (metres) separating "small" (clone) from "large" (split) surfels.
+    pub split_scale_m: f32,
+    /// Densification adds at most this share of the model per event.
+    pub max_densify_share: f32,
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        Self {
+            interval_steps: 3,
+            low_percentile: 5.0,
+            high_percentile: 95.0,
+            high_opacity: 0.9,
+            max_rounds: 4,
+            densify_grad: 2e-4,
+            split_scale_m: 0.004,
+            max_densify_share: 0.05,
+        }
+    }
+}
+
+/// Every setting of a run, as `--config file.toml` overrides it (each table and key optional).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub raster: RasterConfig,
+    pub loss: LossConfig,
+    pub optim: OptimConfig,
+    pub seed: SeedConfig,
+    pub tracking: TrackingConfig,
+    pub keyframes: KeyframeConfig,
+    pub mapping: MappingConfig,
+    pub pruning: PruneConfig,
+}
+
+/// A config file that cannot be used, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+impl Config {
+    /// Defaults overridden by the TOML file at `path`.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: name.clone(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: name, message: e.to_string() })
     }
 }

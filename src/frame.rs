@@ -55,6 +55,34 @@ pub struct RgbdFrame {
     pub gt_pose: Option<Pose>,
 }
 
+impl RgbdFrame {
+    /// The camera-frame point seen at pixel (x, y), None where depth is missing.
+    pub fn back_project(&self, x: u32, y: u32) -> Option<Vector3<f64>> {
+        let k = &self.intrinsics;
+        let d = self.depth_m.get_pixel(x, y)[0] as f64;
+        (d.is_finite() && d > 0.0).then(|| Vector3::new((x as f64 + 0.5 - k.cx) / k.fx * d, (y as f64 + 0.5 - k.cy) / k.fy * d, d))
+    }
+
+    /// Camera-frame surface normal at (x, y) from depth differences `baseline` pixels either side, facing
+    /// the camera; None near the border, where depth is missing, or across a silhouette (a neighbour's
+    /// depth differs by more than `max_step_m` per pixel of baseline).
+    pub fn depth_normal(&self, x: u32, y: u32, baseline: u32, max_step_m: f64) -> Option<Vector3<f64>> {
+        let (w, h) = self.depth_m.dimensions();
+        let b = baseline.max(1);
+        if x < b || y < b || x + b >= w || y + b >= h {
+            return None;
+        }
+        let c = self.back_project(x, y)?;
+        let [l, r, u, d] = [(x - b, y), (x + b, y), (x, y - b), (x, y + b)].map(|(a, e)| self.back_project(a, e));
+        let (l, r, u, d) = (l?, r?, u?, d?);
+        if [l, r, u, d].iter().any(|p| (p.z - c.z).abs() > max_step_m * b as f64) {
+            return None;
+        }
+        let n = (r - l).cross(&(d - u)).try_normalize(1e-12)?;
+        Some(if n.dot(&c) > 0.0 { -n } else { n })
+    }
+}
+
 /// Reads a 4×4 matrix from whitespace-separated text (16 numbers, row-major).
 pub fn parse_matrix4(text: &str) -> Result<Matrix4<f64>, String> {
     let values = parse_numbers(text)?;

@@ -11,3 +11,4 @@ pub mod reference;
 pub mod rendered;
 pub mod source;
 pub mod splats;
+pub mod tracker;

@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod render;
+pub mod replay;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Score predicted pose tracks against ground truth (ADD, ADD-S, AUC, pose errors).
     Eval(eval::EvalArgs),
+    /// Track a sequence headless: writes ob_in_cam/, model.ply, keyframes.json and report.json.
+    Replay(replay::ReplayArgs),
     /// Measure the GPU kernels against their CPU references (timings, never assertions).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -37,6 +40,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(&cmd),
         Command::Synth(args) => synth::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }
 

@@ -104,6 +104,10 @@ pub struct FitReport {
     pub losses: Vec<(u32, LossTerms)>,
     /// Times the reserved key capacity was found too small and grown.
     pub capacity_grows: u32,
+    /// Each view's loss at the last read-back (the keyframe MAD rule judges these).
+    pub view_losses: Vec<LossTerms>,
+    /// Norm of each surfel's centre gradient in the last iteration, where centres were free (densification).
+    pub mean_grad_norms: Vec<f32>,
 }
 
 /// Why a fit could not run.
@@ -134,6 +138,9 @@ pub struct Fitter {
     pub losses: LossConfig,
     pub optim: OptimConfig,
     pub stages: Stages,
+    /// Views (bit per view) whose pose stays fixed even when poses are free: the keyframe that defines the
+    /// object frame.
+    pub pinned_views: u32,
 }
 
 /// A view's observation on the GPU (its target planes live on in the bind group).
@@ -185,6 +192,7 @@ impl Fitter {
             losses,
             optim,
             stages: Stages::ALL,
+            pinned_views: 0,
             ctx,
         }
     }
@@ -320,7 +328,7 @@ impl Fitter {
             (false, _) => 0,
             (true, MAX_VIEWS) => u32::MAX,
             (true, count) => (1u32 << count) - 1,
-        };
+        } & !self.pinned_views;
 
         let mut report = FitReport::default();
         let param_size = size_of::<RenderParams>() as u64;
@@ -396,8 +404,11 @@ impl Fitter {
 
             if (it + 1) % o.loss_readback_interval.max(1) == 0 || it + 1 == iterations {
                 let mut terms = LossTerms::default();
+                report.view_losses.clear();
                 for gpu_view in &gpu_views {
-                    terms += sum_partials(&ctx.read_buffer(&gpu_view.partials, loss_groups as usize * 8)?);
+                    let view_terms = sum_partials(&ctx.read_buffer(&gpu_view.partials, loss_groups as usize * 8)?);
+                    report.view_losses.push(view_terms);
+                    terms += view_terms;
                 }
                 report.losses.push((it + 1, terms));
                 let needed = self.renderer.read_intersections(&gpu_splats)?;
@@ -414,6 +425,10 @@ impl Fitter {
         drop(gpu_views);
 
         read_back_splats(&ctx, &gpu_splats, splats)?;
+        if free.means && iterations > 0 {
+            let g: Vec<f32> = ctx.read_buffer(&grads.params, 3 * n as usize)?;
+            report.mean_grad_norms = g.chunks_exact(3).map(|c| (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt()).collect();
+        }
         let fitted: Vec<RenderParams> = ctx.read_buffer(&view_params, views.len())?;
         for (view, p) in views.iter_mut().zip(&fitted) {
             view.pose = pose_from_params(p);

@@ -13,7 +13,7 @@ pub const TARGET_CHANNELS: usize = 5;
 pub const SURFACE_ALPHA: f32 = 0.5;
 
 /// Loss terms of one view, each already weighted and divided by the pixel count.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct LossTerms {
     pub color: f32,
     pub depth: f32,

@@ -30,7 +30,7 @@ pub enum SourceError {
     SizeMismatch { path: PathBuf, expected_w: u32, expected_h: u32, found_w: u32, found_h: u32 },
     #[error("{}: {reason}", path.display())]
     BadContent { path: PathBuf, reason: String },
-    #[error("unknown source '{0}': use ycbineoat:DIR, ho3d:DIR/SEQ or synthetic[:object,motion,seed]")]
+    #[error("unknown source '{0}': use ycbineoat:DIR, ho3d:DIR/SEQ or synthetic[:object,motion,seed,frames,WxH]")]
     UnknownSpec(String),
 }
 
@@ -47,7 +47,7 @@ pub trait FrameSource: Send {
 }
 
 /// Opens a source from its command-line spelling: `ycbineoat:DIR`, `ho3d:DIR/SEQ` or
-/// `synthetic[:object,motion,seed]`.
+/// `synthetic[:object,motion,seed,frames,WxH]`.
 pub fn open(spec: &str) -> Result<Box<dyn FrameSource>, SourceError> {
     let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
     match kind {

@@ -131,4 +131,31 @@ impl Splats {
         self.opacity_logits.extend_from_slice(&other.opacity_logits);
         self.sh.extend_from_slice(&other.sh);
     }
+
+    /// Keeps the surfels where `keep` is true, in order (pruning).
+    pub fn retain(&mut self, keep: &[bool]) {
+        assert_eq!(keep.len(), self.len(), "one flag per surfel");
+        let k = sh_coeffs(self.sh_degree);
+        let mut i = 0;
+        self.means.retain(|_| (keep[i], i += 1).0);
+        i = 0;
+        self.quats.retain(|_| (keep[i], i += 1).0);
+        i = 0;
+        self.log_scales.retain(|_| (keep[i], i += 1).0);
+        i = 0;
+        self.opacity_logits.retain(|_| (keep[i], i += 1).0);
+        i = 0;
+        self.sh.retain(|_| (keep[i / k], i += 1).0);
+    }
+
+    /// Appends a copy of surfel `i` (densification), returning the copy's index.
+    pub fn duplicate(&mut self, i: usize) -> usize {
+        let k = sh_coeffs(self.sh_degree);
+        self.means.push(self.means[i]);
+        self.quats.push(self.quats[i]);
+        self.log_scales.push(self.log_scales[i]);
+        self.opacity_logits.push(self.opacity_logits[i]);
+        self.sh.extend_from_within(i * k..(i + 1) * k);
+        self.len() - 1
+    }
 }

@@ -5,31 +5,10 @@
 
 use nalgebra::{Matrix3, Point3, Rotation3, UnitQuaternion, Vector3};
 
+
 use super::Splats;
 use crate::config::SeedConfig;
 use crate::frame::{Pose, RgbdFrame};
-
-fn back_project(frame: &RgbdFrame, x: u32, y: u32) -> Option<Vector3<f64>> {
-    let k = &frame.intrinsics;
-    let d = frame.depth_m.get_pixel(x, y)[0] as f64;
-    (d.is_finite() && d > 0.0).then(|| Vector3::new((x as f64 + 0.5 - k.cx) / k.fx * d, (y as f64 + 0.5 - k.cy) / k.fy * d, d))
-}
-
-/// Camera-frame normal at (x, y) from central depth differences, facing the camera; None at edges.
-fn depth_normal(frame: &RgbdFrame, x: u32, y: u32, max_step_m: f64) -> Option<Vector3<f64>> {
-    let (w, h) = frame.depth_m.dimensions();
-    if x == 0 || y == 0 || x + 1 >= w || y + 1 >= h {
-        return None;
-    }
-    let c = back_project(frame, x, y)?;
-    let [l, r, u, d] = [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)].map(|(a, b)| back_project(frame, a, b));
-    let (l, r, u, d) = (l?, r?, u?, d?);
-    if [l, r, u, d].iter().any(|p| (p.z - c.z).abs() > max_step_m) {
-        return None;
-    }
-    let n = (r - l).cross(&(d - u)).try_normalize(1e-12)?;
-    Some(if n.dot(&c) > 0.0 { -n } else { n })
-}
 
 /// Surfels for the masked pixels of `frame` (object-to-camera `pose`) not marked in `skip`.
 pub fn seed_from_frame(frame: &RgbdFrame, pose: &Pose, cfg: &SeedConfig, skip: Option<&dyn Fn(u32, u32) -> bool>) -> Splats {
@@ -42,9 +21,9 @@ pub fn seed_from_frame(frame: &RgbdFrame, pose: &Pose, cfg: &SeedConfig, skip: O
             if frame.object_mask.as_ref().is_some_and(|m| m.get_pixel(x, y)[0] == 0) || skip.is_some_and(|s| s(x, y)) {
                 continue;
             }
-            let Some(p_c) = back_project(frame, x, y) else { continue };
+            let Some(p_c) = frame.back_project(x, y) else { continue };
             let view = -p_c.normalize();
-            let normal = depth_normal(frame, x, y, cfg.max_depth_step_m as f64).unwrap_or(view);
+            let normal = frame.depth_normal(x, y, cfg.normal_baseline_px, cfg.max_depth_step_m as f64).unwrap_or(view);
             // Tangent u along the direction the surface recedes from the camera, where the pixel grid
             // spacing on the surface is stretched by 1 / cos(slant); v across it.
             let receding = view - normal * view.dot(&normal);

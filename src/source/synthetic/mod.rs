@@ -48,7 +48,8 @@ impl Default for SequenceSpec {
 }
 
 impl SequenceSpec {
-    /// Parses `object,motion,seed` (each part optional, e.g. `mug,inhand,3` or `bottle`).
+    /// Parses `object,motion,seed,frames,WxH` (each part optional, e.g. `mug,inhand,3`, `bottle` or
+    /// `box,robot,0,300,640x480`).
     pub fn parse(text: &str) -> Result<Self, String> {
         use clap::ValueEnum;
         let mut spec = Self::default();
@@ -62,8 +63,14 @@ impl SequenceSpec {
         if let Some(s) = parts.get(2) {
             spec.seed = s.parse().map_err(|_| format!("seed '{s}' is not a number"))?;
         }
-        if parts.len() > 3 {
-            return Err(format!("'{text}' has more than object,motion,seed"));
+        if let Some(f) = parts.get(3) {
+            spec.frames = f.parse().ok().filter(|f| *f > 0).ok_or_else(|| format!("frame count '{f}' is not a positive number"))?;
+        }
+        if let Some(size) = parts.get(4) {
+            (spec.width, spec.height) = crate::cli::parse_size(size)?;
+        }
+        if parts.len() > 5 {
+            return Err(format!("'{text}' has more than object,motion,seed,frames,WxH"));
         }
         Ok(spec)
     }

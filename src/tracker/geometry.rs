@@ -1,0 +1,102 @@
+//! Geometry the tracker shares between its stages: observed point clouds from masked depth, smaller copies of
+//! frames for the GPU, the object frame defined by the first frame, and view directions.
+
+use nalgebra::{Point3, Translation3, UnitQuaternion, Vector3};
+
+use crate::frame::{Intrinsics, Mask, Pose, RgbdFrame};
+
+/// Object points seen in one frame, camera frame, with their colours (0–1).
+#[derive(Debug, Clone, Default)]
+pub struct Cloud {
+    pub points: Vec<Vector3<f64>>,
+    pub colors: Vec<Vector3<f64>>,
+}
+
+impl Cloud {
+    /// Mean of the points (the origin when empty).
+    pub fn centroid(&self) -> Vector3<f64> {
+        self.points.iter().sum::<Vector3<f64>>() / self.points.len().max(1) as f64
+    }
+}
+
+/// Points on a `stride` grid inside `mask`, with valid depth, at least `margin` pixels inside the mask (depth at
+/// silhouettes mixes object and background).
+pub fn observed_cloud(frame: &RgbdFrame, mask: &Mask, stride: u32, margin: u32) -> Cloud {
+    let (w, h) = mask.dimensions();
+    let inside = |x: i64, y: i64| x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && mask.get_pixel(x as u32, y as u32)[0] > 0;
+    let mut cloud = Cloud::default();
+    let step = stride.max(1);
+    let m = margin as i64;
+    for y in (step / 2..h).step_by(step as usize) {
+        for x in (step / 2..w).step_by(step as usize) {
+            let (xi, yi) = (x as i64, y as i64);
+            if !inside(xi, yi) || !(inside(xi - m, yi) && inside(xi + m, yi) && inside(xi, yi - m) && inside(xi, yi + m)) {
+                continue;
+            }
+            if let Some(p) = frame.back_project(x, y) {
+                cloud.points.push(p);
+                cloud.colors.push(frame.rgb.get_pixel(x, y).0.map(|c| c as f64 / 255.0).into());
+            }
+        }
+    }
+    cloud
+}
+
+/// Number of pixels set in a mask.
+pub fn mask_area(mask: &Mask) -> usize {
+    mask.pixels().filter(|p| p[0] > 0).count()
+}
+
+/// `frame` at 1/`factor` of its size, for fitting: colour averaged over each block, depth and masks taken at
+/// the block's centre pixel (averaging depth across a silhouette would invent surfaces).
+pub fn downsample(frame: &RgbdFrame, factor: u32) -> RgbdFrame {
+    let f = factor.max(1);
+    if f == 1 {
+        return frame.clone();
+    }
+    let k = frame.intrinsics;
+    let (w, h) = (k.width / f, k.height / f);
+    let scale = 1.0 / f as f64;
+    let intrinsics = Intrinsics { width: w, height: h, fx: k.fx * scale, fy: k.fy * scale, cx: k.cx * scale, cy: k.cy * scale };
+    let centre = |x: u32, y: u32| (x * f + f / 2, y * f + f / 2);
+    let rgb = image::RgbImage::from_fn(w, h, |x, y| {
+        let mut sum = [0u32; 3];
+        for dy in 0..f {
+            for dx in 0..f {
+                let p = frame.rgb.get_pixel(x * f + dx, y * f + dy).0;
+                (0..3).for_each(|c| sum[c] += p[c] as u32);
+            }
+        }
+        image::Rgb(sum.map(|s| (s / (f * f)) as u8))
+    });
+    let sample_mask = |m: &Mask| Mask::from_fn(w, h, |x, y| *m.get_pixel(centre(x, y).0, centre(x, y).1));
+    RgbdFrame {
+        id: frame.id.clone(),
+        timestamp_s: frame.timestamp_s,
+        intrinsics,
+        rgb,
+        depth_m: crate::frame::DepthImage::from_fn(w, h, |x, y| *frame.depth_m.get_pixel(centre(x, y).0, centre(x, y).1)),
+        object_mask: frame.object_mask.as_ref().map(sample_mask),
+        occluder_mask: frame.occluder_mask.as_ref().map(sample_mask),
+        gt_pose: frame.gt_pose,
+    }
+}
+
+/// The object frame the first frame defines: origin at the centroid of the masked depth points, axes those
+/// of the camera. Returns the object-to-camera pose of that frame; None when the mask holds no depth.
+pub fn first_frame_pose(frame: &RgbdFrame, mask: &Mask) -> Option<Pose> {
+    let cloud = observed_cloud(frame, mask, 1, 0);
+    (!cloud.points.is_empty()).then(|| Pose::from_parts(Translation3::from(cloud.centroid()), UnitQuaternion::identity()))
+}
+
+/// Unit direction from the object's origin towards the camera, in the object frame: what keyframes are
+/// binned by.
+pub fn view_direction(pose: &Pose) -> Vector3<f64> {
+    let camera_in_object = pose.inverse() * Point3::origin();
+    camera_in_object.coords.try_normalize(1e-12).unwrap_or(Vector3::z())
+}
+
+/// Angle between two poses' rotations (degrees).
+pub fn rotation_between_deg(a: &Pose, b: &Pose) -> f64 {
+    a.rotation.angle_to(&b.rotation).to_degrees()
+}

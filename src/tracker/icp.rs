@@ -1,0 +1,125 @@
+//! Dense frame-to-model alignment from a predicted pose, coarse to fine: point-to-plane ICP with
+//! colour-aware correspondences, plus a photometric term (texture) and a silhouette term (the mask's outline),
+//! each with a Cauchy robust weight. Gauss-Newton on a left twist of the object-to-camera pose.
+
+use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+
+use super::geometry::Cloud;
+use super::model_index::ModelIndex;
+use super::photometric::{IntensityPyramid, accumulate_photometric};
+use super::silhouette::{MaskDistance, accumulate_silhouette};
+use crate::frame::RgbdFrame;
+use crate::config::TrackingConfig;
+use crate::frame::Pose;
+use crate::reference::optim::apply_twist;
+
+/// How an alignment went.
+#[derive(Debug, Clone, Copy)]
+pub struct IcpResult {
+    pub pose: Pose,
+    /// Share of observed points whose plane residual is below `inlier_distance_m` at the final pose.
+    pub inlier_ratio: f64,
+    /// Root-mean-square plane residual of the inliers (metres).
+    pub rms_m: f64,
+    /// Observed points used.
+    pub points: usize,
+}
+
+/// Twist steps below this (metres or radians) end a stage early.
+const CONVERGED: f64 = 1e-6;
+
+/// What a frame offers to alignment: its masked points (camera frame) and, for the photometric term, the
+/// frame itself and its intensity pyramid.
+pub struct Observation<'a> {
+    pub cloud: &'a Cloud,
+    pub frame: &'a RgbdFrame,
+    pub pyramid: &'a IntensityPyramid,
+    pub silhouette: &'a MaskDistance,
+}
+
+/// Aligns the observation to `model` (object frame) starting from `init`: one stage per entry of
+/// `icp_max_distance_m`, coarse to fine.
+pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingConfig) -> IcpResult {
+    let cloud = obs.cloud;
+    let mut pose = *init;
+    let observed_brightness = cloud.colors.iter().map(|c| c.sum() / 3.0).sum::<f64>() / cloud.colors.len().max(1) as f64;
+    // Lighting changes between frames: scale observed colours to the model's mean brightness.
+    let gain = if observed_brightness > 1e-3 { (model.mean_brightness() / observed_brightness).clamp(0.5, 2.0) } else { 1.0 };
+    // Model colours are block averages at the mapping resolution: compare them with that pyramid level.
+    let level = obs.pyramid.len() - 1;
+    for &max_distance in &cfg.icp_max_distance_m {
+        let max_distance = max_distance as f64;
+        let sigma = max_distance / 3.0;
+        for _ in 0..cfg.icp_iterations {
+            let to_object = pose.inverse();
+            let mut h = Matrix6::<f64>::zeros();
+            let mut g = Vector6::<f64>::zeros();
+            let mut used = 0usize;
+            for (p_c, color) in cloud.points.iter().zip(&cloud.colors) {
+                let q = (to_object * Point3::from(*p_c)).coords;
+                let m = model.nearest(&q, &(color * gain)).index;
+                let m_c = (pose * Point3::from(model.points[m])).coords;
+                let n_c = pose.rotation * model.normals[m];
+                let diff = p_c - m_c;
+                if diff.norm() > max_distance {
+                    continue;
+                }
+                let r = n_c.dot(&diff);
+                let w = 1.0 / (1.0 + (r / sigma).powi(2));
+                accumulate(&mut h, &mut g, &n_c, &m_c, r, w);
+                used += 1;
+            }
+            if cfg.photometric_weight_m > 0.0 {
+                let weight = cfg.photometric_weight_m as f64;
+                accumulate_photometric(&mut h, &mut g, model, &pose, obs.frame, obs.pyramid, level, weight, max_distance);
+            }
+            if cfg.silhouette_weight > 0.0 {
+                accumulate_silhouette(&mut h, &mut g, model, &pose, obs.frame, obs.silhouette, cfg.silhouette_weight as f64, max_distance);
+            }
+            if used < 6 {
+                break;
+            }
+            // A little damping keeps directions the cloud does not constrain (a plane seen face-on) still.
+            let damping = 1e-6 * h.trace().max(1e-12);
+            let Some(step) = (h + Matrix6::identity() * damping).cholesky().map(|c| c.solve(&g)) else { break };
+            pose = apply_twist(&pose, [step[0], step[1], step[2], step[3], step[4], step[5]]);
+            if step.norm() < CONVERGED {
+                break;
+            }
+        }
+    }
+    score(cloud, model, pose, cfg)
+}
+
+/// Adds one geometric residual `r` along direction `n` at model point `m` (camera frame): Jacobian row
+/// [n, m × n].
+fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &Vector3<f64>, r: f64, w: f64) {
+    let mxn = m.cross(n);
+    let a = Vector6::new(n.x, n.y, n.z, mxn.x, mxn.y, mxn.z);
+    *h += a * a.transpose() * w;
+    *g += a * (r * w);
+}
+
+/// Inlier share and residual at `pose`, with correspondences by position alone (colour must not make a
+/// wrong pose look good).
+fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) -> IcpResult {
+    let to_object = pose.inverse();
+    let inlier = cfg.inlier_distance_m as f64;
+    let (mut inliers, mut sum_sq) = (0usize, 0.0);
+    for p_c in &cloud.points {
+        let q = (to_object * Point3::from(*p_c)).coords;
+        let m = model.nearest_position(&q).index;
+        let diff = q - model.points[m];
+        let r = model.normals[m].dot(&diff).abs();
+        if r < inlier && diff.norm() < 3.0 * inlier {
+            inliers += 1;
+            sum_sq += r * r;
+        }
+    }
+    IcpResult {
+        pose,
+        inlier_ratio: inliers as f64 / cloud.points.len().max(1) as f64,
+        rms_m: (sum_sq / inliers.max(1) as f64).sqrt(),
+        points: cloud.points.len(),
+    }
+}

@@ -1,0 +1,74 @@
+//! The model as the per-frame tracker sees it: surfel centres with their normals and colours in a k-d tree
+//! whose keys append the colour (scaled to metres), so correspondences prefer points that look alike.
+
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use nalgebra::Vector3;
+
+use crate::splats::Splats;
+
+/// Surfels fainter than this are left out of tracking (floaters on their way to being pruned).
+const MIN_TRACKING_OPACITY: f32 = 0.3;
+
+/// Correspondence look-ups in the model (object frame).
+pub struct ModelIndex {
+    tree: ImmutableKdTree<f64, 6>,
+    positions: ImmutableKdTree<f64, 3>,
+    pub points: Vec<Vector3<f64>>,
+    pub normals: Vec<Vector3<f64>>,
+    pub colors: Vec<Vector3<f64>>,
+    color_weight_m: f64,
+}
+
+/// The model surfel nearest an observed point in position and colour.
+#[derive(Debug, Clone, Copy)]
+pub struct Match {
+    pub index: usize,
+}
+
+impl ModelIndex {
+    /// Indexes the visible surfels of `splats`; None when there are none. `color_weight_m` is how many metres
+    /// a colour difference of 1 counts as.
+    pub fn new(splats: &Splats, color_weight_m: f64) -> Option<Self> {
+        let (mut points, mut normals, mut colors) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..splats.len() {
+            if splats.opacity(i) < MIN_TRACKING_OPACITY {
+                continue;
+            }
+            let m = splats.means[i];
+            points.push(Vector3::new(m[0], m[1], m[2]).cast::<f64>());
+            normals.push(splats.normal(i).cast::<f64>());
+            colors.push(Vector3::from(splats.base_color(i)).cast::<f64>());
+        }
+        if points.is_empty() {
+            return None;
+        }
+        let keys: Vec<[f64; 6]> = points.iter().zip(&colors).map(|(p, c)| key(p, c, color_weight_m)).collect();
+        let coords: Vec<[f64; 3]> = points.iter().map(|p| [p.x, p.y, p.z]).collect();
+        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions: ImmutableKdTree::new_from_slice(&coords), points, normals, colors, color_weight_m })
+    }
+
+    /// Nearest surfel to object-frame point `p` of colour `c`.
+    pub fn nearest(&self, p: &Vector3<f64>, c: &Vector3<f64>) -> Match {
+        let nn = self.tree.nearest_one::<SquaredEuclidean>(&key(p, c, self.color_weight_m));
+        Match { index: nn.item as usize }
+    }
+
+    /// Nearest surfel to object-frame point `p` by position alone.
+    pub fn nearest_position(&self, p: &Vector3<f64>) -> Match {
+        Match { index: self.positions.nearest_one::<SquaredEuclidean>(&[p.x, p.y, p.z]).item as usize }
+    }
+
+    /// Mean of the indexed points.
+    pub fn centroid(&self) -> Vector3<f64> {
+        self.points.iter().sum::<Vector3<f64>>() / self.points.len() as f64
+    }
+
+    /// Mean colour brightness of the indexed points.
+    pub fn mean_brightness(&self) -> f64 {
+        self.colors.iter().map(|c| c.sum() / 3.0).sum::<f64>() / self.colors.len() as f64
+    }
+}
+
+fn key(p: &Vector3<f64>, c: &Vector3<f64>, w: f64) -> [f64; 6] {
+    [p.x, p.y, p.z, c.x * w, c.y * w, c.z * w]
+}

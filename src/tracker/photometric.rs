@@ -1,0 +1,142 @@
+//! The photometric half of dense alignment: model surfels carry colours; projected into the current frame's
+//! intensity pyramid they must match what the camera sees. Texture pins the sliding that geometry alone
+//! leaves free (a box face, a bottle's axis).
+
+use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+
+use super::model_index::ModelIndex;
+use crate::frame::{Intrinsics, Pose, RgbdFrame};
+
+/// Grey levels (0–1) of a frame at 1, 1/2, 1/4 … resolution, with their gradients.
+pub struct IntensityPyramid {
+    levels: Vec<Level>,
+    intrinsics: Intrinsics,
+}
+
+struct Level {
+    width: usize,
+    height: usize,
+    values: Vec<f32>,
+}
+
+impl Level {
+    fn at(&self, x: usize, y: usize) -> f32 {
+        self.values[y * self.width + x]
+    }
+
+    /// Bilinear value and central-difference gradient at (x, y) in this level's pixel centres.
+    fn sample(&self, x: f64, y: f64) -> Option<(f64, f64, f64)> {
+        if x < 1.0 || y < 1.0 || x >= (self.width - 2) as f64 || y >= (self.height - 2) as f64 {
+            return None;
+        }
+        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+        let bilinear = |dx: isize, dy: isize| {
+            let (xa, ya) = ((x0 as isize + dx) as usize, (y0 as isize + dy) as usize);
+            let top = self.at(xa, ya) * (1.0 - fx) + self.at(xa + 1, ya) * fx;
+            let bottom = self.at(xa, ya + 1) * (1.0 - fx) + self.at(xa + 1, ya + 1) * fx;
+            top * (1.0 - fy) + bottom * fy
+        };
+        let v = bilinear(0, 0);
+        let gx = 0.5 * (bilinear(1, 0) - bilinear(-1, 0));
+        let gy = 0.5 * (bilinear(0, 1) - bilinear(0, -1));
+        Some((v as f64, gx as f64, gy as f64))
+    }
+}
+
+impl IntensityPyramid {
+    /// `levels` levels, each the 2×2 average of the one above.
+    pub fn new(frame: &RgbdFrame, levels: usize) -> Self {
+        let (w, h) = frame.rgb.dimensions();
+        let base = Level { width: w as usize, height: h as usize, values: frame.rgb.pixels().map(|p| (p[0] as f32 + p[1] as f32 + p[2] as f32) / 765.0).collect() };
+        let mut out = vec![base];
+        for _ in 1..levels.max(1) {
+            let up = out.last().expect("one level at least");
+            let (w, h) = (up.width / 2, up.height / 2);
+            if w < 8 || h < 8 {
+                break;
+            }
+            let mut values = Vec::with_capacity(w * h);
+            for y in 0..h {
+                for x in 0..w {
+                    values.push(0.25 * (up.at(2 * x, 2 * y) + up.at(2 * x + 1, 2 * y) + up.at(2 * x, 2 * y + 1) + up.at(2 * x + 1, 2 * y + 1)));
+                }
+            }
+            out.push(Level { width: w, height: h, values });
+        }
+        Self { levels: out, intrinsics: frame.intrinsics }
+    }
+
+    /// Number of levels built.
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// True when there are no levels (never: `new` builds at least one).
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Intensity and its gradient (per full-resolution pixel) at full-resolution pixel position (u, v), read
+    /// from `level`.
+    fn sample(&self, level: usize, u: f64, v: f64) -> Option<(f64, f64, f64)> {
+        let l = level.min(self.levels.len() - 1);
+        let s = (1u32 << l) as f64;
+        let (i, gx, gy) = self.levels[l].sample((u + 0.5) / s - 0.5, (v + 0.5) / s - 0.5)?;
+        Some((i, gx / s, gy / s))
+    }
+}
+
+/// Adds the photometric residuals of every camera-facing, unoccluded model point to the normal equations;
+/// `weight` converts grey levels to metres. The frame's brightness is matched to the model's over the same
+/// points first (the light changes). Returns the number of points used.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_photometric(
+    h: &mut Matrix6<f64>,
+    g: &mut Vector6<f64>,
+    model: &ModelIndex,
+    pose: &Pose,
+    frame: &RgbdFrame,
+    pyramid: &IntensityPyramid,
+    level: usize,
+    weight: f64,
+    occlusion_m: f64,
+) -> usize {
+    let k = &pyramid.intrinsics;
+    let (w, hgt) = (k.width as f64, k.height as f64);
+    // (camera-frame point, observed intensity and gradient, model grey level)
+    let mut samples: Vec<(Vector3<f64>, (f64, f64, f64), f64)> = Vec::new();
+    for ((m, n), c) in model.points.iter().zip(&model.normals).zip(&model.colors) {
+        let p = (pose * Point3::from(*m)).coords;
+        if p.z < 0.05 || (pose.rotation * n).dot(&p) >= 0.0 {
+            continue;
+        }
+        let (u, v) = (k.fx * p.x / p.z + k.cx - 0.5, k.fy * p.y / p.z + k.cy - 0.5);
+        if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
+            continue;
+        }
+        // Seen by the camera here, not hidden behind a hand or by the object itself.
+        let observed = frame.depth_m.get_pixel(u.round() as u32, v.round() as u32)[0] as f64;
+        if !(observed > 0.0 && (observed - p.z).abs() < occlusion_m) {
+            continue;
+        }
+        if let Some(sample) = pyramid.sample(level, u, v) {
+            samples.push((p, sample, c.sum() / 3.0));
+        }
+    }
+    let observed: f64 = samples.iter().map(|s| s.1.0).sum();
+    let gain = if observed > 1e-6 { (samples.iter().map(|s| s.2).sum::<f64>() / observed).clamp(0.5, 2.0) } else { 1.0 };
+    for (p, (i, gx, gy), c) in &samples {
+        let r = gain * i - c;
+        let j = Vector3::new(gain * gx * k.fx / p.z, gain * gy * k.fy / p.z, -gain * (gx * k.fx * p.x + gy * k.fy * p.y) / (p.z * p.z));
+        let pj = p.cross(&j);
+        let a = Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z) * weight;
+        let robust = 1.0 / (1.0 + (r / PHOTOMETRIC_SIGMA).powi(2));
+        *h += a * a.transpose() * robust;
+        *g -= a * (r * weight * robust);
+    }
+    samples.len()
+}
+
+/// Scale of the Cauchy weight on grey-level residuals: shading differs between keyframes and now.
+const PHOTOMETRIC_SIGMA: f64 = 0.1;

@@ -1,0 +1,144 @@
+//! The silhouette half of dense alignment: model surfels facing the camera must project inside the observed
+//! object mask. Outside it they are pulled in along the mask's distance transform. This pins the in-plane
+//! sliding and turning that depth leaves free on flat, plain faces (the red bottom of a box).
+
+use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+
+use super::model_index::ModelIndex;
+use crate::frame::{Mask, Pose, RgbdFrame};
+
+/// Distances (pixels) beyond this are clipped: far-off points are outliers, not guides.
+const MAX_DISTANCE_PX: f32 = 40.0;
+/// Scale of the Cauchy weight on silhouette residuals (pixels).
+const SIGMA_PX: f64 = 6.0;
+
+/// For every pixel, the distance to the nearest mask pixel (0 inside), by a two-pass 3-4 chamfer transform.
+pub struct MaskDistance {
+    width: usize,
+    height: usize,
+    values: Vec<f32>,
+}
+
+impl MaskDistance {
+    /// The transform of `mask`.
+    pub fn new(mask: &Mask) -> Self {
+        let (w, h) = (mask.width() as usize, mask.height() as usize);
+        let mut d: Vec<f32> = mask.pixels().map(|p| if p[0] > 0 { 0.0 } else { MAX_DISTANCE_PX }).collect();
+        let (a, b) = (1.0f32, 4.0f32 / 3.0);
+        for y in 0..h {
+            for x in 0..w {
+                let mut v = d[y * w + x];
+                if x > 0 {
+                    v = v.min(d[y * w + x - 1] + a);
+                }
+                if y > 0 {
+                    v = v.min(d[(y - 1) * w + x] + a);
+                    if x > 0 {
+                        v = v.min(d[(y - 1) * w + x - 1] + b);
+                    }
+                    if x + 1 < w {
+                        v = v.min(d[(y - 1) * w + x + 1] + b);
+                    }
+                }
+                d[y * w + x] = v;
+            }
+        }
+        for y in (0..h).rev() {
+            for x in (0..w).rev() {
+                let mut v = d[y * w + x];
+                if x + 1 < w {
+                    v = v.min(d[y * w + x + 1] + a);
+                }
+                if y + 1 < h {
+                    v = v.min(d[(y + 1) * w + x] + a);
+                    if x + 1 < w {
+                        v = v.min(d[(y + 1) * w + x + 1] + b);
+                    }
+                    if x > 0 {
+                        v = v.min(d[(y + 1) * w + x - 1] + b);
+                    }
+                }
+                d[y * w + x] = v;
+            }
+        }
+        Self { width: w, height: h, values: d }
+    }
+
+    /// Distance at integer pixel (x, y).
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.values[y * self.width + x]
+    }
+
+    /// Distance and its gradient at the nearest pixel to (u, v) (pixel-centre coordinates), None at the border.
+    fn sample(&self, u: f64, v: f64) -> Option<(f64, f64, f64)> {
+        let (x, y) = (u.round() as usize, v.round() as usize);
+        if x < 1 || y < 1 || x + 1 >= self.width || y + 1 >= self.height {
+            return None;
+        }
+        let d = self.at(x, y) as f64;
+        let gx = 0.5 * (self.at(x + 1, y) - self.at(x - 1, y)) as f64;
+        let gy = 0.5 * (self.at(x, y + 1) - self.at(x, y - 1)) as f64;
+        Some((d, gx, gy))
+    }
+}
+
+/// Adds a residual (pixels converted to metres at the point's depth) for every camera-facing model point
+/// that projects outside the mask and is not hidden behind something nearer (a hand). Returns the count.
+pub fn accumulate_silhouette(
+    h: &mut Matrix6<f64>,
+    g: &mut Vector6<f64>,
+    model: &ModelIndex,
+    pose: &Pose,
+    frame: &RgbdFrame,
+    distance: &MaskDistance,
+    weight: f64,
+    occlusion_m: f64,
+) -> usize {
+    let k = &frame.intrinsics;
+    let mut used = 0;
+    for (m, n) in model.points.iter().zip(&model.normals) {
+        let p = (pose * Point3::from(*m)).coords;
+        if p.z < 0.05 || (pose.rotation * n).dot(&p) >= 0.0 {
+            continue;
+        }
+        let (u, v) = (k.fx * p.x / p.z + k.cx - 0.5, k.fy * p.y / p.z + k.cy - 0.5);
+        let Some((d, gx, gy)) = distance.sample(u, v) else { continue };
+        if d <= 0.0 {
+            continue;
+        }
+        let observed = frame.depth_m.get_pixel(u.round() as u32, v.round() as u32)[0] as f64;
+        if observed > 0.0 && observed < p.z - occlusion_m {
+            continue;
+        }
+        let metres_per_px = p.z / k.fx;
+        let r = d * metres_per_px;
+        let j = Vector3::new(gx * k.fx / p.z, gy * k.fy / p.z, -(gx * k.fx * p.x + gy * k.fy * p.y) / (p.z * p.z)) * metres_per_px;
+        let pj = p.cross(&j);
+        let a = Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z) * weight;
+        let robust = 1.0 / (1.0 + (d / SIGMA_PX).powi(2));
+        *h += a * a.transpose() * robust;
+        *g -= a * (r * weight * robust);
+        used += 1;
+    }
+    used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_distance_transform_is_zero_inside_and_grows_outside() {
+        let mut mask = Mask::new(20, 10);
+        for y in 3..7 {
+            for x in 5..10 {
+                mask.put_pixel(x, y, image::Luma([255]));
+            }
+        }
+        let d = MaskDistance::new(&mask);
+        assert_eq!(d.at(6, 4), 0.0);
+        assert_eq!(d.at(12, 4), 3.0, "three pixels right of the mask");
+        assert_eq!(d.at(7, 0), 3.0, "three pixels above");
+        assert!((d.at(12, 0) - 4.0).abs() < 1e-5, "three diagonal steps of 4/3");
+    }
+}

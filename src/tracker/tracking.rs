@@ -1,0 +1,342 @@
+//! Per-frame tracking: mask, constant-velocity prediction, frame-to-model ICP, loss detection and
+//! re-localisation, optional fine pose by the differentiable renderer, and keyframe candidates.
+//!
+//! The tracker tracks against the mapping worker's latest model plus the surfels it seeded itself from
+//! candidates the worker has not taken in yet, so the model covers every side the camera has seen even when
+//! mapping lags behind (lavapipe).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use nalgebra::{Point3, Translation3, UnitQuaternion, Vector3};
+use serde::Serialize;
+
+use super::geometry::{downsample, first_frame_pose, mask_area, observed_cloud, rotation_between_deg};
+use super::icp::{IcpResult, Observation, align};
+use super::photometric::IntensityPyramid;
+use super::silhouette::MaskDistance;
+use super::keyframes::KeyframeInfo;
+use super::mapping::MapSnapshot;
+use super::mask::propagate_mask;
+use super::model_index::ModelIndex;
+use crate::config::Config;
+use crate::frame::{Mask, Pose, RgbdFrame};
+use crate::gpu::fit::{FitView, Fitter, FreeGroups};
+use crate::splats::Splats;
+use crate::splats::seed::seed_from_frame;
+
+/// A frame offered to the mapping worker as a keyframe: its selection record and the downsampled observation.
+#[derive(Debug, Clone)]
+pub struct KeyframeCandidate {
+    pub info: KeyframeInfo,
+    /// The frame at the mapping size, `object_mask` set to the mask tracking used.
+    pub view: RgbdFrame,
+}
+
+/// Milliseconds each stage of one frame took.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimes {
+    pub mask_ms: f64,
+    pub icp_ms: f64,
+    pub relocalise_ms: f64,
+    pub fine_ms: f64,
+    pub keyframe_ms: f64,
+    pub total_ms: f64,
+}
+
+/// What tracking made of one frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameResult {
+    pub index: usize,
+    pub id: String,
+    #[serde(skip)]
+    pub pose: Pose,
+    /// The source's ground truth for the frame, where it has one.
+    #[serde(skip)]
+    pub gt_pose: Option<Pose>,
+    /// Tracking is lost at this frame (the pose is the best guess).
+    pub lost: bool,
+    /// Tracking was lost before and re-localisation found the object again here.
+    pub recovered: bool,
+    pub inlier_ratio: f64,
+    pub rms_mm: f64,
+    pub mask_area: usize,
+    /// Seq of the keyframe candidate this frame produced, if any.
+    pub candidate: Option<u64>,
+    pub times: StageTimes,
+}
+
+/// Why a frame could not be tracked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    #[error("frame {0}: the first frame needs an object mask (the object to track)")]
+    NoFirstMask(String),
+    #[error("frame {0}: the first frame's mask covers no valid depth")]
+    EmptyFirstMask(String),
+    #[error("frame {frame}: mask is {mask_w}x{mask_h}, the image {w}x{h}")]
+    MaskSize { frame: String, mask_w: u32, mask_h: u32, w: u32, h: u32 },
+    #[error(transparent)]
+    Fit(#[from] crate::gpu::fit::FitError),
+}
+
+/// The per-frame tracking state.
+pub struct FrameTracker {
+    cfg: Config,
+    index: usize,
+    previous: Vec<Pose>,
+    first_mask_area: usize,
+    mapped: Arc<Splats>,
+    /// Surfels seeded here from candidates the mapping worker has not taken in yet: (seq, surfels).
+    local_seeds: Vec<(u64, Splats)>,
+    model: Option<ModelIndex>,
+    keyframe_poses: Vec<Pose>,
+    last_candidate: Option<Pose>,
+    next_seq: u64,
+    lost: bool,
+    fitter: Option<Fitter>,
+}
+
+impl FrameTracker {
+    /// A tracker with `fitter` for the fine-pose stage (None: ICP only).
+    pub fn new(cfg: Config, fitter: Option<Fitter>) -> Self {
+        Self {
+            cfg,
+            index: 0,
+            previous: Vec::new(),
+            first_mask_area: 0,
+            mapped: Arc::new(Splats::default()),
+            local_seeds: Vec::new(),
+            model: None,
+            keyframe_poses: Vec::new(),
+            last_candidate: None,
+            next_seq: 0,
+            lost: false,
+            fitter,
+        }
+    }
+
+    /// The model tracking uses now: the mapped one plus local seeds.
+    pub fn model(&self) -> Splats {
+        let mut all = (*self.mapped).clone();
+        self.local_seeds.iter().for_each(|(_, s)| all.extend(s));
+        all
+    }
+
+    /// Takes in a new model and keyframe poses from the mapping worker.
+    pub fn update_map(&mut self, map: &MapSnapshot) {
+        self.mapped = map.model.clone();
+        self.local_seeds.retain(|(seq, _)| *seq > map.incorporated_seq);
+        self.keyframe_poses = map.keyframes.iter().map(|k| k.pose).collect();
+        self.rebuild_index();
+    }
+
+    fn rebuild_index(&mut self) {
+        self.model = ModelIndex::new(&self.model(), self.cfg.tracking.color_weight_m as f64);
+    }
+
+    /// Tracks one frame; the candidate, if any, is for the mapping worker.
+    pub fn track(&mut self, frame: &RgbdFrame) -> Result<(FrameResult, Mask, Option<KeyframeCandidate>), TrackError> {
+        let start = Instant::now();
+        let mut times = StageTimes::default();
+        let index = self.index;
+        self.index += 1;
+        if let Some(m) = &frame.object_mask
+            && m.dimensions() != frame.rgb.dimensions()
+        {
+            let (w, h) = frame.rgb.dimensions();
+            return Err(TrackError::MaskSize { frame: frame.id.clone(), mask_w: m.width(), mask_h: m.height(), w, h });
+        }
+        let t = &self.cfg.tracking;
+        let Some(model) = self.model.as_ref().filter(|_| index > 0) else {
+            return self.start(frame, start);
+        };
+
+        let predicted = self.predict();
+        let mask = match &frame.object_mask {
+            Some(m) => m.clone(),
+            // Generous around the prediction; tightened at the tracked pose below.
+            None => propagate_mask(frame, model, &predicted, 2.0 * t.mask_distance_m as f64),
+        };
+        times.mask_ms = ms(start);
+        let cloud = observed_cloud(frame, &mask, t.point_stride_px, 2);
+        let area = mask_area(&mask);
+        let t_icp = Instant::now();
+        let pyramid = IntensityPyramid::new(frame, self.cfg.mapping.downsample.max(1).ilog2() as usize + 1);
+        let silhouette = MaskDistance::new(&mask);
+        let obs = Observation { cloud: &cloud, frame, pyramid: &pyramid, silhouette: &silhouette };
+        let mut best = align(&obs, model, &predicted, t);
+        times.icp_ms = ms(t_icp);
+        let occluded = (area as f32) < t.lost_mask_ratio * self.first_mask_area as f32 || cloud.points.len() < 30;
+        let mut lost = occluded || best.inlier_ratio < t.lost_inlier_ratio as f64;
+        if lost && !occluded {
+            let t_re = Instant::now();
+            best = self.relocalise(&obs, best);
+            times.relocalise_ms = ms(t_re);
+            lost = best.inlier_ratio < t.lost_inlier_ratio as f64;
+        }
+        let recovered = !lost && self.lost;
+        let mut pose = if occluded { predicted } else { best.pose };
+        let mask = if frame.object_mask.is_none() && !lost {
+            let t_mask = Instant::now();
+            let tight = propagate_mask(frame, model, &pose, t.mask_distance_m as f64);
+            times.mask_ms += ms(t_mask);
+            tight
+        } else {
+            mask
+        };
+
+        if !lost && t.fine_iterations > 0 {
+            let t_fine = Instant::now();
+            pose = self.fine_pose(frame, &mask, pose)?;
+            times.fine_ms = ms(t_fine);
+        }
+        if lost != self.lost {
+            tracing::info!(frame = %frame.id, inlier_ratio = best.inlier_ratio, "{}", if lost { "tracking lost" } else { "tracking recovered" });
+        }
+        self.lost = lost;
+        self.previous.push(pose);
+
+        let t_kf = Instant::now();
+        let candidate = (!lost && self.wants_keyframe(&pose)).then(|| self.candidate(frame, &mask, index, pose, area));
+        times.keyframe_ms = ms(t_kf);
+        times.total_ms = ms(start);
+        let result = FrameResult {
+            index,
+            id: frame.id.clone(),
+            pose,
+            gt_pose: frame.gt_pose,
+            lost,
+            recovered,
+            inlier_ratio: best.inlier_ratio,
+            rms_mm: best.rms_m * 1e3,
+            mask_area: area,
+            candidate: candidate.as_ref().map(|c| c.info.seq),
+            times,
+        };
+        Ok((result, mask, candidate))
+    }
+
+    /// The first frame: defines the object frame and the first keyframe.
+    fn start(&mut self, frame: &RgbdFrame, start: Instant) -> Result<(FrameResult, Mask, Option<KeyframeCandidate>), TrackError> {
+        let mask = frame.object_mask.clone().ok_or_else(|| TrackError::NoFirstMask(frame.id.clone()))?;
+        let pose = first_frame_pose(frame, &mask).ok_or_else(|| TrackError::EmptyFirstMask(frame.id.clone()))?;
+        self.first_mask_area = mask_area(&mask);
+        self.previous.push(pose);
+        let candidate = self.candidate(frame, &mask, 0, pose, self.first_mask_area);
+        let result = FrameResult {
+            index: 0,
+            id: frame.id.clone(),
+            pose,
+            gt_pose: frame.gt_pose,
+            lost: false,
+            recovered: false,
+            inlier_ratio: 1.0,
+            rms_mm: 0.0,
+            mask_area: self.first_mask_area,
+            candidate: Some(candidate.info.seq),
+            times: StageTimes { total_ms: ms(start), ..Default::default() },
+        };
+        Ok((result, mask, Some(candidate)))
+    }
+
+    /// Constant-velocity prediction from the last two poses, damped.
+    fn predict(&self) -> Pose {
+        let n = self.previous.len();
+        let last = self.previous[n - 1];
+        if n < 2 || self.lost {
+            return last;
+        }
+        let motion = last * self.previous[n - 2].inverse();
+        let damping = self.cfg.tracking.velocity_damping as f64;
+        let rotation = UnitQuaternion::identity().slerp(&motion.rotation, damping);
+        Pose::from_parts(Translation3::from(motion.translation.vector * damping), rotation) * last
+    }
+
+    /// Re-localisation after a loss: ICP from every keyframe pose and from rotations of the last pose about each
+    /// axis, each moved so that the model's camera-facing part lands on the observed points; the best wins.
+    fn relocalise(&self, obs: &Observation, current: IcpResult) -> IcpResult {
+        let Some(model) = &self.model else { return current };
+        let last = *self.previous.last().expect("tracking has started");
+        let mut starts: Vec<Pose> = self.keyframe_poses.clone();
+        for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
+            for angle in [-90f64, -45.0, 45.0, 90.0, 180.0] {
+                let turn = UnitQuaternion::from_scaled_axis(axis * angle.to_radians());
+                starts.push(Pose::from_parts(last.translation, turn * last.rotation));
+            }
+        }
+        let target = obs.cloud.centroid();
+        let mut best = current;
+        for start in starts {
+            let facing: Vec<Vector3<f64>> = model
+                .points
+                .iter()
+                .zip(&model.normals)
+                .map(|(p, n)| ((start * Point3::from(*p)).coords, start.rotation * n))
+                .filter(|(p, n)| n.dot(p) < 0.0)
+                .map(|(p, _)| p)
+                .collect();
+            if facing.is_empty() {
+                continue;
+            }
+            let centre = facing.iter().sum::<Vector3<f64>>() / facing.len() as f64;
+            let moved = Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation);
+            let trial = align(obs, model, &moved, &self.cfg.tracking);
+            if trial.inlier_ratio > best.inlier_ratio {
+                best = trial;
+            }
+        }
+        best
+    }
+
+    /// A few differentiable-rendering iterations on this frame with the surfels frozen.
+    fn fine_pose(&mut self, frame: &RgbdFrame, mask: &Mask, pose: Pose) -> Result<Pose, TrackError> {
+        let model = self.model();
+        let Some(fitter) = self.fitter.as_mut() else { return Ok(pose) };
+        let small = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample);
+        let mut views = [fit_view(&small, pose)];
+        let mut model = model;
+        fitter.fit(&mut model, &mut views, self.cfg.tracking.fine_iterations, FreeGroups::POSES)?;
+        Ok(views[0].pose)
+    }
+
+    fn wants_keyframe(&self, pose: &Pose) -> bool {
+        self.last_candidate.is_none_or(|last| rotation_between_deg(&last, pose) >= self.cfg.keyframes.min_rotation_deg as f64)
+    }
+
+    /// Builds a candidate and seeds its uncovered pixels into the local model at once.
+    fn candidate(&mut self, frame: &RgbdFrame, mask: &Mask, index: usize, pose: Pose, area: usize) -> KeyframeCandidate {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.last_candidate = Some(pose);
+        let view = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample);
+        let cover = self.cfg.tracking.mask_distance_m as f64 * 0.5;
+        let to_object = pose.inverse();
+        let model = self.model.as_ref();
+        let covered = |x: u32, y: u32| {
+            model.zip(view.back_project(x, y)).is_some_and(|(m, p)| {
+                let q = (to_object * Point3::from(p)).coords;
+                (q - m.points[m.nearest_position(&q).index]).norm() < cover
+            })
+        };
+        let seeds = seed_from_frame(&view, &pose, &self.cfg.seed, Some(&covered));
+        self.local_seeds.push((seq, seeds));
+        self.rebuild_index();
+        let info = KeyframeInfo { seq, frame_index: index, frame_id: frame.id.clone(), bin: 0, mask_area: area, pose };
+        KeyframeCandidate { info, view }
+    }
+}
+
+/// The fitting view of a (downsampled) frame whose `object_mask` is set.
+pub fn fit_view(frame: &RgbdFrame, pose: Pose) -> FitView {
+    FitView {
+        intrinsics: frame.intrinsics,
+        rgb: frame.rgb.clone(),
+        depth_m: frame.depth_m.clone(),
+        mask: frame.object_mask.clone().unwrap_or_else(|| Mask::new(frame.intrinsics.width, frame.intrinsics.height)),
+        pose,
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}

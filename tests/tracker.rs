@@ -1,0 +1,126 @@
+//! The tracker: loss detection and re-localisation on the per-frame tracker, the config file, and a short
+//! replay end to end through the real binary (threads, GPU mapping, every output file).
+
+use std::process::Command;
+
+use splatrack::config::Config;
+use splatrack::eval::pose_errors;
+use splatrack::frame::{Pose, RgbdFrame};
+use splatrack::source::synthetic::{MotionKind, ObjectKind, Scene, SequenceSpec};
+use splatrack::tracker::tracking::FrameTracker;
+
+fn scene(object: ObjectKind, motion: MotionKind, frames: usize) -> Scene {
+    Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed: 1 })
+}
+
+/// Rotation (°) and translation (mm) error of `pred` after first-frame alignment.
+fn error(pred: &Pose, pred0: &Pose, gt: &Pose, gt0: &Pose) -> (f64, f64) {
+    pose_errors(&(pred * pred0.inverse() * gt0), gt)
+}
+
+#[test]
+fn tracking_is_lost_while_the_object_is_hidden_and_recovered_after_a_cut() {
+    let scene = scene(ObjectKind::Box, MotionKind::Robot, 80);
+    let mut tracker = FrameTracker::new(Config::default(), None);
+    let first = scene.render(0);
+    let (r0, _, _) = tracker.track(&first).unwrap();
+    let (pred0, gt0) = (r0.pose, first.gt_pose.unwrap());
+    for i in 1..30 {
+        let frame = scene.render(i);
+        let (r, _, _) = tracker.track(&frame).unwrap();
+        assert!(!r.lost, "frame {i} lost while the object is in plain view");
+        let (rot, trans) = error(&r.pose, &pred0, &frame.gt_pose.unwrap(), &gt0);
+        assert!(rot < 6.0 && trans < 12.0, "frame {i}: {rot:.2}° {trans:.1} mm");
+    }
+    // The object leaves the view (nothing in the mask, no depth there): lost, not a made-up pose.
+    for i in 30..33 {
+        let mut frame = scene.render(i);
+        hide_object(&mut frame);
+        let (r, _, _) = tracker.track(&frame).unwrap();
+        assert!(r.lost, "frame {i}: an empty mask must count as lost");
+        assert!(r.candidate.is_none(), "no keyframes while lost");
+    }
+    // The video cuts back to the start: the object is where it was a second ago, turned and moved from where
+    // tracking left it.
+    let mut recovered_at = None;
+    for i in 4..10 {
+        let frame = scene.render(i);
+        let (r, _, _) = tracker.track(&frame).unwrap();
+        if r.recovered {
+            recovered_at.get_or_insert(i);
+        }
+        if recovered_at.is_some() {
+            assert!(!r.lost, "frame {i} lost again after recovering");
+            let (rot, trans) = error(&r.pose, &pred0, &frame.gt_pose.unwrap(), &gt0);
+            assert!(rot < 6.0 && trans < 12.0, "frame {i} after recovery: {rot:.2}° {trans:.1} mm");
+        }
+    }
+    assert_eq!(recovered_at, Some(4), "the first frame after the cut re-localises");
+}
+
+fn hide_object(frame: &mut RgbdFrame) {
+    let mask = frame.object_mask.as_mut().unwrap();
+    for (m, d) in mask.pixels_mut().zip(frame.depth_m.pixels_mut()) {
+        if m[0] > 0 {
+            d[0] = 0.0;
+            m[0] = 0;
+        }
+    }
+}
+
+#[test]
+fn a_first_frame_without_a_mask_is_a_clear_error() {
+    let mut frame = scene(ObjectKind::Mug, MotionKind::Inhand, 1).render(0);
+    frame.object_mask = None;
+    let err = FrameTracker::new(Config::default(), None).track(&frame).err().expect("no mask: no object to track");
+    assert!(err.to_string().contains("first frame needs an object mask"), "{err}");
+}
+
+#[test]
+fn config_files_override_single_keys_and_refuse_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[tracking]\nicp_iterations = 3\n[pruning]\nhigh_opacity = 0.8\n").unwrap();
+    let cfg = Config::load(&good).unwrap();
+    assert_eq!(cfg.tracking.icp_iterations, 3);
+    assert_eq!(cfg.pruning.high_opacity, 0.8);
+    assert_eq!(cfg.mapping, Config::default().mapping, "tables not given keep their defaults");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[trackng]\nicp_iterations = 3\n").unwrap();
+    let err = Config::load(&bad).unwrap_err().to_string();
+    assert!(err.contains("bad.toml") && err.contains("trackng"), "{err}");
+}
+
+#[test]
+fn replay_writes_poses_model_keyframes_and_a_scored_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("small.toml");
+    // 320×240 frames, mapped at 160×120 with short optimisation steps (lavapipe).
+    std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 5\npose_iterations = 3\n").unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_splatrack"))
+        .args(["replay", "--source", "synthetic:box,robot,0,24,320x240", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_dir(out.join("ob_in_cam")).unwrap().count(), 24);
+    let model = splatrack::splats::ply::read_ply(&out.join("model.ply")).unwrap();
+    assert!(model.len() > 100, "a model was built: {} surfels", model.len());
+    let keyframes: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("keyframes.json")).unwrap()).unwrap();
+    let kfs = keyframes["keyframes"].as_array().unwrap();
+    assert!(!kfs.is_empty() && kfs[0]["frame_index"] == 0, "the first frame is the first keyframe");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["frames"], 24);
+    assert_eq!(report["lost_frames"], 0);
+    assert!(report["mapping_steps"].as_u64().unwrap() >= 1);
+    // Loose: 24 frames of a slow start must track to within a few millimetres.
+    let adds = report["score"]["adds_auc"].as_f64().unwrap();
+    let add = report["score"]["add_auc"].as_f64().unwrap();
+    assert!(adds > 80.0 && add > 70.0, "ADD-S {adds:.1} ADD {add:.1}");
+    for key in ["icp_ms", "total_ms"] {
+        assert!(report["tracker_ms_per_frame"][key].as_f64().unwrap() > 0.0);
+    }
+}
