@@ -3,7 +3,8 @@
 # the Vulkan loader and Mesa's drivers (lavapipe, a software Vulkan, on machines without a GPU).
 set -euo pipefail
 # GL through EGL (libegl1 libegl-mesa0 libgl1-mesa-dri) is the fallback backend; tests check it too.
-packages=(mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri)
+# The app's GUI test runs a real window under Xvfb; winit loads the X11 libraries at run time.
+packages=(mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri xvfb xauth libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxi6 libfontconfig1)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

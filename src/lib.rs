@@ -7,6 +7,7 @@ pub mod config;
 pub mod eval;
 pub mod frame;
 pub mod gpu;
+pub mod gui;
 pub mod reference;
 pub mod rendered;
 pub mod source;

@@ -12,8 +12,11 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "splatrack", version, about)]
 pub struct Cli {
+    /// Without a subcommand splatrack opens the app on the built-in synthetic demo.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub gui: crate::gui::GuiArgs,
 }
 
 /// Everything splatrack does headless.
@@ -25,6 +28,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Score predicted pose tracks against ground truth (ADD, ADD-S, AUC, pose errors).
     Eval(eval::EvalArgs),
+    /// Open the app on a source (the live tracking view, keyframes, plots and the splat inspector).
+    Gui(crate::gui::GuiArgs),
     /// Track a sequence headless: writes ob_in_cam/, model.ply, keyframes.json and report.json.
     Replay(replay::ReplayArgs),
     /// Measure the GPU kernels against their CPU references (timings, never assertions).
@@ -35,7 +40,9 @@ pub enum Command {
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
+    let Some(command) = cli.command else { return crate::gui::run(&cli.gui) };
+    match command {
+        Command::Gui(args) => crate::gui::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
         Command::Synth(args) => synth::run(&args),

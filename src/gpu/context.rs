@@ -109,20 +109,30 @@ impl GpuContext {
             }
         }
         let adapter = chosen.ok_or_else(|| GpuError::NoAdapter { tried: format!("{tries:?}") })?;
-        let info = adapter.get_info();
-        let offered = adapter.features();
-        let wanted = wgpu::Features::SHADER_FLOAT32_ATOMIC | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
-        let features = offered & wanted;
-        let limits = adapter.limits();
         let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor {
-                label: Some("splatrack"),
-                required_features: features,
-                required_limits: limits.clone(),
-                ..Default::default()
-            })
+            .request_device(&Self::device_descriptor(&adapter))
             .await
-            .map_err(|source| GpuError::RequestDevice { adapter: info.name.clone(), source })?;
+            .map_err(|source| GpuError::RequestDevice { adapter: adapter.get_info().name, source })?;
+        Ok(Self::from_device(&adapter, device, queue))
+    }
+
+    /// What splatrack asks of a device: the adapter's own limits, and float atomics, subgroups and timestamps
+    /// where offered. The GUI asks eframe for the same device so both share it.
+    pub fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+        let wanted = wgpu::Features::SHADER_FLOAT32_ATOMIC | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        wgpu::DeviceDescriptor {
+            label: Some("splatrack"),
+            required_features: adapter.features() & wanted,
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }
+    }
+
+    /// Wraps a device opened with [`GpuContext::device_descriptor`] (by us or by the GUI toolkit).
+    pub fn from_device(adapter: &wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        let info = adapter.get_info();
+        let features = device.features();
+        let limits = device.limits();
         let lost = Arc::new(AtomicBool::new(false));
         let lost_flag = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -138,15 +148,7 @@ impl GpuContext {
             adapter = %info.name, backend = ?info.backend, kind = ?info.device_type, driver = %info.driver,
             max_storage_binding = limits.max_storage_buffer_binding_size, ?caps, "GPU ready"
         );
-        Ok(Self {
-            device,
-            queue,
-            adapter_info: info,
-            limits,
-            caps,
-            poison_fresh_buffers: AtomicBool::new(false),
-            lost,
-        })
+        Self { device, queue, adapter_info: info, limits, caps, poison_fresh_buffers: AtomicBool::new(false), lost }
     }
 
     /// One line naming the adapter, for logs, bench output and notes.

@@ -334,6 +334,7 @@ impl Fitter {
         let param_size = size_of::<RenderParams>() as u64;
         let stages = self.stages;
         let loop_start = std::time::Instant::now();
+        let mut in_flight: Option<wgpu::SubmissionIndex> = None;
         for it in 0..iterations {
             let t = (it + 1) as i32;
             let (bias1, bias2) = (1.0 - o.beta1.powi(t), 1.0 - o.beta2.powi(t));
@@ -400,7 +401,12 @@ impl Fitter {
                     pass.dispatch_workgroups(1, 1, 1);
                 }
             }
-            ctx.queue.submit([encoder.finish()]);
+            // At most one iteration in flight: a viewer sharing the device gets its frames in between
+            // instead of queueing behind a whole fit.
+            if let Some(previous) = in_flight.take() {
+                let _ = ctx.device.poll(wgpu::PollType::Wait { submission_index: Some(previous), timeout: None });
+            }
+            in_flight = Some(ctx.queue.submit([encoder.finish()]));
 
             if (it + 1) % o.loss_readback_interval.max(1) == 0 || it + 1 == iterations {
                 let mut terms = LossTerms::default();

@@ -39,6 +39,8 @@ pub struct MapSnapshot {
     pub pruned_total: usize,
     pub densified_total: usize,
     pub seeded_total: usize,
+    /// Per surfel of `model`: the seq of the keyframe that seeded it.
+    pub origin: Arc<Vec<u64>>,
 }
 
 /// The worker's state.
@@ -48,6 +50,8 @@ pub struct Mapper {
     keyframes: KeyframeSet,
     views: HashMap<u64, RgbdFrame>,
     model: Splats,
+    /// Per surfel: the keyframe seq that seeded it.
+    origin: Vec<u64>,
     snapshot: MapSnapshot,
     events: Sender<TrackerEvent>,
 }
@@ -56,7 +60,7 @@ impl Mapper {
     /// A worker with an empty model.
     pub fn new(cfg: Config, mut fitter: Fitter, events: Sender<TrackerEvent>) -> Self {
         fitter.pinned_views = 1;
-        Self { keyframes: KeyframeSet::new(cfg.keyframes), cfg, fitter, views: HashMap::new(), model: Splats::default(), snapshot: MapSnapshot::default(), events }
+        Self { keyframes: KeyframeSet::new(cfg.keyframes), cfg, fitter, views: HashMap::new(), model: Splats::default(), origin: Vec::new(), snapshot: MapSnapshot::default(), events }
     }
 
     /// Runs until `candidates` closes, then does a last joint refinement; publishes into `latest` as it goes
@@ -100,6 +104,7 @@ impl Mapper {
     fn snapshot(&mut self) -> MapSnapshot {
         self.snapshot.model = Arc::new(self.model.clone());
         self.snapshot.keyframes = self.keyframes.keyframes.clone();
+        self.snapshot.origin = Arc::new(self.origin.clone());
         self.snapshot.clone()
     }
 
@@ -120,9 +125,10 @@ impl Mapper {
             };
             let seeded = self.seed(&c.view, &c.info)?;
             self.snapshot.seeded_total += seeded;
+            let thumbnail = Arc::new(c.view.rgb.clone());
             self.views.insert(seq, c.view);
             let info = self.keyframes.keyframes.iter().find(|k| k.seq == seq).cloned().expect("just accepted");
-            let _ = self.events.send(TrackerEvent::KeyframeAccepted { info, replaced, seeded });
+            let _ = self.events.send(TrackerEvent::KeyframeAccepted { info, replaced, seeded, thumbnail });
             accepted = true;
         }
         Ok(accepted)
@@ -142,6 +148,7 @@ impl Mapper {
         let uncovered = |x: u32, y: u32| alpha[(y * k.width + x) as usize] >= below;
         let seeds = seed_from_frame(view, &info.pose, &self.cfg.seed, Some(&uncovered));
         self.model.extend(&seeds);
+        self.origin.extend(std::iter::repeat_n(info.seq, seeds.len()));
         Ok(seeds.len())
     }
 
@@ -179,8 +186,13 @@ impl Mapper {
         if self.snapshot.step % self.cfg.pruning.interval_steps.max(1) as u64 == 0 || last {
             let added = densify(&mut self.model, &joint.mean_grad_norms, &self.cfg.pruning);
             self.snapshot.densified_total += added.cloned + added.split;
+            for &source in &added.sources {
+                self.origin.push(self.origin[source]);
+            }
             let pruned = prune_by_opacity(&mut self.model, &self.cfg.pruning);
             self.snapshot.pruned_total += pruned.removed;
+            let mut i = 0;
+            self.origin.retain(|_| (pruned.kept[i], i += 1).0);
             let _ = self.events.send(TrackerEvent::Pruned { step: self.snapshot.step, pruned, densified: added });
         }
 

@@ -29,7 +29,14 @@ use pruning::{DensifyEvent, PruneEvent};
 #[derive(Debug, Clone, Serialize)]
 pub enum TrackerEvent {
     /// The mapping worker took a keyframe (replacing `replaced` in its bin) and seeded `seeded` surfels from it.
-    KeyframeAccepted { info: KeyframeInfo, replaced: Option<u64>, seeded: usize },
+    KeyframeAccepted {
+        info: KeyframeInfo,
+        replaced: Option<u64>,
+        seeded: usize,
+        /// The keyframe's image at the mapping size, for a viewer's thumbnail strip.
+        #[serde(skip)]
+        thumbnail: std::sync::Arc<image::RgbImage>,
+    },
     /// A keyframe whose loss broke the MAD rule was dropped.
     KeyframeDropped { seq: u64, verdict: MadVerdict },
     /// Pruning and densification at a mapping step.

@@ -9,7 +9,7 @@ use crate::config::PruneConfig;
 use crate::splats::Splats;
 
 /// One pruning event, as published.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PruneEvent {
     pub rounds: u32,
     pub before: usize,
@@ -17,6 +17,12 @@ pub struct PruneEvent {
     /// Opacity percentile `high_percentile` before and after.
     pub high_before: f32,
     pub high_after: f32,
+    /// Where the removed surfels were (object frame), for a viewer to flash.
+    #[serde(skip)]
+    pub removed_positions: Vec<[f32; 3]>,
+    /// Per surfel before pruning: kept or not (to prune data kept alongside the model).
+    #[serde(skip)]
+    pub kept: Vec<bool>,
 }
 
 /// The `p`-th percentile (0–100, nearest rank) of `values`; 0 when empty.
@@ -37,6 +43,9 @@ pub fn prune_by_opacity(splats: &mut Splats, cfg: &PruneConfig) -> PruneEvent {
     let before = splats.len();
     let high_before = percentile(&opacities(splats), cfg.high_percentile);
     let mut rounds = 0;
+    // Original index of each surviving surfel.
+    let mut survivors: Vec<usize> = (0..before).collect();
+    let mut removed_positions = Vec::new();
     while rounds < cfg.max_rounds {
         let o = opacities(splats);
         if o.len() < 2 || percentile(&o, cfg.high_percentile) > cfg.high_opacity {
@@ -47,17 +56,26 @@ pub fn prune_by_opacity(splats: &mut Splats, cfg: &PruneConfig) -> PruneEvent {
         if keep.iter().all(|k| *k) || keep.iter().all(|k| !*k) {
             break;
         }
+        removed_positions.extend(keep.iter().zip(&splats.means).filter(|(k, _)| !**k).map(|(_, m)| *m));
+        let mut i = 0;
+        survivors.retain(|_| (keep[i], i += 1).0);
         splats.retain(&keep);
         rounds += 1;
     }
-    PruneEvent { rounds, before, removed: before - splats.len(), high_before, high_after: percentile(&opacities(splats), cfg.high_percentile) }
+    let mut kept = vec![false; before];
+    survivors.iter().for_each(|&i| kept[i] = true);
+    let high_after = percentile(&opacities(splats), cfg.high_percentile);
+    PruneEvent { rounds, before, removed: before - splats.len(), high_before, high_after, removed_positions, kept }
 }
 
 /// What densification did.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct DensifyEvent {
     pub cloned: usize,
     pub split: usize,
+    /// For each appended surfel, in order, the surfel it was copied from.
+    #[serde(skip)]
+    pub sources: Vec<usize>,
 }
 
 /// Clones small surfels and splits large ones where the positional gradient norm exceeds `densify_grad`
@@ -73,6 +91,7 @@ pub fn densify(splats: &mut Splats, mean_grad_norms: &[f32], cfg: &PruneConfig) 
         let major = if su >= sv { 0 } else { 1 };
         let axis: Vector3<f32> = splats.rotation(i) * Vector3::ith(major, 1.0);
         let copy = splats.duplicate(i);
+        event.sources.push(i);
         let offset = axis * su.max(sv) * 0.5;
         let m = Vector3::from(splats.means[i]);
         if su.max(sv) < cfg.split_scale_m {
@@ -123,6 +142,9 @@ mod tests {
         let lowest = (0..s.len()).map(|i| s.opacity(i)).fold(f32::INFINITY, f32::min);
         assert!(lowest > opacities[e.removed - 1] - 1e-6, "only the faintest surfels go");
         assert!(e.high_after >= e.high_before);
+        assert_eq!(e.kept.iter().filter(|k| !**k).count(), e.removed);
+        assert_eq!(e.removed_positions.len(), e.removed);
+        assert!(!e.kept[0] && e.kept[99], "the faintest went, the brightest stayed");
     }
 
     #[test]
@@ -133,6 +155,7 @@ mod tests {
         let grads = [0.0, 1.0, 1.0];
         let e = densify(&mut s, &grads, &cfg);
         assert_eq!((e.cloned, e.split, s.len()), (1, 1, 5));
+        assert_eq!(e.sources, vec![1, 2], "largest gradient first (a tie keeps index order)");
         // Surfel 1 (small) was cloned half a scale along x; surfel 2 (large) split into two smaller halves.
         assert!((s.means[3][0] - (0.01 + 0.001)).abs() < 1e-6);
         assert!((s.log_scales[2][0].exp() - 0.01 / 1.6).abs() < 1e-6 && (s.log_scales[4][0].exp() - 0.01 / 1.6).abs() < 1e-6);

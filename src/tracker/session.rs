@@ -26,13 +26,15 @@ pub struct TrackerSnapshot {
     pub result: FrameResult,
     /// The model tracking used for this frame, in the object frame.
     pub model: Arc<Splats>,
+    /// Per surfel of `model`: the keyframe seq that seeded it.
+    pub origin: Arc<Vec<u64>>,
     pub keyframes: Vec<KeyframeInfo>,
     /// Frames per second over the session so far (wall clock).
     pub fps: f64,
 }
 
 /// Controls a viewer sends to the tracker thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Control {
     Pause,
     Resume,
@@ -40,6 +42,8 @@ pub enum Control {
     Step,
     /// Stop after the current frame, keeping everything so far.
     Stop,
+    /// Replay at this multiple of the recording's real time; None as fast as tracking goes.
+    Pace(Option<f64>),
 }
 
 /// How a session reads its source.
@@ -162,6 +166,9 @@ fn run_tracker(
     let mut error = None;
     let mut paused = options.paused;
     let mut step_once = false;
+    let mut pace: Option<f64> = None;
+    // Wall-clock and stream time at which the current pacing started.
+    let mut pace_origin: Option<(Instant, f64)> = None;
     'frames: loop {
         // Controls: drain them; while paused, wait for one.
         loop {
@@ -171,6 +178,10 @@ fn run_tracker(
                 Some(Control::Resume) => paused = false,
                 Some(Control::Step) => step_once = true,
                 Some(Control::Stop) => break 'frames,
+                Some(Control::Pace(p)) => {
+                    pace = p.filter(|x| *x > 0.0);
+                    pace_origin = None;
+                }
                 None if paused && !step_once => break 'frames,
                 None => break,
             }
@@ -184,6 +195,11 @@ fn run_tracker(
             }
             Err(_) => break,
         };
+        if let Some(speed) = pace {
+            let (wall0, stream0) = *pace_origin.get_or_insert((Instant::now(), frame.timestamp_s));
+            let due = wall0 + std::time::Duration::from_secs_f64(((frame.timestamp_s - stream0) / speed).max(0.0));
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
         if let Some(m) = map.newer_than(&mut seen_map) {
             tracker.update_map(&m);
         }
@@ -198,6 +214,7 @@ fn run_tracker(
                     mask: Arc::new(mask),
                     result: result.clone(),
                     model: Arc::new(tracker.model()),
+                    origin: Arc::new(tracker.origin()),
                     keyframes: map.get().1.map(|m| m.keyframes.clone()).unwrap_or_default(),
                     fps: frames_done as f64 / start.elapsed().as_secs_f64(),
                 });

@@ -86,6 +86,7 @@ pub struct FrameTracker {
     previous: Vec<Pose>,
     first_mask_area: usize,
     mapped: Arc<Splats>,
+    mapped_origin: Arc<Vec<u64>>,
     /// Surfels seeded here from candidates the mapping worker has not taken in yet: (seq, surfels).
     local_seeds: Vec<(u64, Splats)>,
     model: Option<ModelIndex>,
@@ -105,6 +106,7 @@ impl FrameTracker {
             previous: Vec::new(),
             first_mask_area: 0,
             mapped: Arc::new(Splats::default()),
+            mapped_origin: Arc::new(Vec::new()),
             local_seeds: Vec::new(),
             model: None,
             keyframe_poses: Vec::new(),
@@ -122,9 +124,17 @@ impl FrameTracker {
         all
     }
 
+    /// Per surfel of [`FrameTracker::model`]: the keyframe seq that seeded it.
+    pub fn origin(&self) -> Vec<u64> {
+        let mut all = (*self.mapped_origin).clone();
+        self.local_seeds.iter().for_each(|(seq, s)| all.extend(std::iter::repeat_n(*seq, s.len())));
+        all
+    }
+
     /// Takes in a new model and keyframe poses from the mapping worker.
     pub fn update_map(&mut self, map: &MapSnapshot) {
         self.mapped = map.model.clone();
+        self.mapped_origin = map.origin.clone();
         self.local_seeds.retain(|(seq, _)| *seq > map.incorporated_seq);
         self.keyframe_poses = map.keyframes.iter().map(|k| k.pose).collect();
         self.rebuild_index();
