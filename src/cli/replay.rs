@@ -15,6 +15,7 @@ use crate::eval::{chamfer_cm, reconstruction_to_gt_frame};
 use crate::frame::{Pose, format_pose};
 use crate::gpu::GpuContext;
 use crate::source::synthetic::objects::{Mesh, build, read_obj};
+use crate::source::OpenOptions;
 use crate::source::synthetic::SequenceSpec;
 use crate::splats::ply::write_ply;
 use crate::tracker::TrackerEvent;
@@ -46,6 +47,12 @@ pub struct ReplayArgs {
     /// No progress bar (logs only).
     #[arg(long)]
     pub quiet: bool,
+    /// The object's mask in the first frame (PNG, 0 outside), for sources without masks (cameras, recordings).
+    #[arg(long)]
+    pub first_mask: Option<PathBuf>,
+    /// Record the live camera session to this file while tracking (`realsense` sources; .db3 with SDK 2.59).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
 }
 
 /// Loads `--config` or the defaults.
@@ -113,7 +120,7 @@ struct Report {
 /// Runs `splatrack replay`.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let cfg = load_config(args.config.as_deref())?;
-    let source = crate::source::open(&args.source)?;
+    let source = crate::source::open_with(&args.source, &OpenOptions { record: args.record.clone(), first_mask: args.first_mask.clone() })?;
     let ctx = Arc::new(GpuContext::new()?);
     let adapter = ctx.adapter_line();
     tracing::info!("GPU: {adapter}");

@@ -31,6 +31,7 @@ const FLASH_SECONDS: f32 = 1.5;
 /// How the app was started.
 pub struct AppOptions {
     pub source: String,
+    pub open: crate::source::OpenOptions,
     pub config: Config,
     /// Stop tracking after this many frames, take a screenshot and exit (tests).
     pub exit_after_frames: Option<usize>,
@@ -170,7 +171,7 @@ impl App {
         }
         self.track.clear();
         self.banner = None;
-        match crate::source::open(&self.source_edit) {
+        match crate::source::open_with(&self.source_edit, &self.opts.open) {
             Ok(source) => {
                 let options = SessionOptions { max_frames: self.opts.exit_after_frames, paused: self.paused, ..Default::default() };
                 let session = Session::start(source, self.opts.config, self.gpu.clone(), options);

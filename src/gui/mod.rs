@@ -31,6 +31,12 @@ pub struct GuiArgs {
     /// Where the screenshot goes (PNG).
     #[arg(long)]
     pub screenshot: Option<PathBuf>,
+    /// The object's mask in the first frame (PNG), for sources without masks (cameras, recordings).
+    #[arg(long)]
+    pub first_mask: Option<PathBuf>,
+    /// Record the live camera session to this file while tracking (`realsense` sources).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
 }
 
 /// True when a window can be opened.
@@ -56,7 +62,13 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<()> {
         wgpu_options: egui_wgpu::WgpuConfiguration { wgpu_setup: egui_wgpu::WgpuSetup::CreateNew(setup), ..Default::default() },
         ..Default::default()
     };
-    let opts = AppOptions { source: args.source.clone(), config, exit_after_frames: args.exit_after_frames, screenshot: args.screenshot.clone() };
+    let opts = AppOptions {
+        source: args.source.clone(),
+        open: crate::source::OpenOptions { record: args.record.clone(), first_mask: args.first_mask.clone() },
+        config,
+        exit_after_frames: args.exit_after_frames,
+        screenshot: args.screenshot.clone(),
+    };
     let result = eframe::run_native("splatrack", options, Box::new(move |cc| Ok(Box::new(App::new(cc, opts)?))));
     if let Err(e) = result {
         eprintln!("splatrack: cannot open a window ({e}): replaying {} headless instead; outputs in out/replay", args.source);
@@ -73,5 +85,7 @@ fn headless(args: &GuiArgs) -> anyhow::Result<()> {
         frames: args.exit_after_frames,
         mesh: None,
         quiet: false,
+        first_mask: args.first_mask.clone(),
+        record: args.record.clone(),
     })
 }

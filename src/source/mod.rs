@@ -4,12 +4,14 @@
 pub mod files;
 pub mod ho3d;
 pub mod numpy_pickle;
+#[cfg(feature = "realsense")]
+pub mod realsense;
 pub mod synthetic;
 pub mod ycbineoat;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::frame::{Intrinsics, RgbdFrame};
+use crate::frame::{Intrinsics, Mask, RgbdFrame};
 
 /// A failure reading a frame source, naming the file (or sequence) and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +32,14 @@ pub enum SourceError {
     SizeMismatch { path: PathBuf, expected_w: u32, expected_h: u32, found_w: u32, found_h: u32 },
     #[error("{}: {reason}", path.display())]
     BadContent { path: PathBuf, reason: String },
-    #[error("unknown source '{0}': use ycbineoat:DIR, ho3d:DIR/SEQ or synthetic[:object,motion,seed,frames,WxH]")]
+    #[error("unknown source '{0}': use ycbineoat:DIR, ho3d:DIR/SEQ, synthetic[:object,motion,seed,frames,WxH], realsense[:SERIAL] or recording:FILE")]
     UnknownSpec(String),
+    #[error("no RealSense camera{wanted} connected (found: {found}); plug one in, or replay a recording with --source recording:FILE")]
+    NoCamera { wanted: String, found: String },
+    #[error("{what}: no frames for 2 s after {after_frames} frames: the camera was unplugged or stopped")]
+    Disconnected { what: String, after_frames: usize },
+    #[error("'{0}' needs a build with the RealSense SDK: cargo build --release --features realsense (see the README)")]
+    NeedsFeature(String),
 }
 
 /// A stream of RGB-D frames. Replays block until the consumer takes a frame; live cameras drop stale ones.
@@ -57,6 +65,74 @@ pub fn open(spec: &str) -> Result<Box<dyn FrameSource>, SourceError> {
             let spec = synthetic::SequenceSpec::parse(arg).map_err(|_| SourceError::UnknownSpec(spec.to_string()))?;
             Ok(Box::new(synthetic::SyntheticSource::new(spec)))
         }
+        #[cfg(feature = "realsense")]
+        "realsense" => Ok(Box::new(realsense::RealsenseSource::open_live(Some(arg).filter(|s| !s.is_empty()), None)?)),
+        #[cfg(feature = "realsense")]
+        "recording" => Ok(Box::new(realsense::RealsenseSource::open_recording(arg.as_ref())?)),
+        #[cfg(not(feature = "realsense"))]
+        "realsense" | "recording" => Err(SourceError::NeedsFeature(spec.to_string())),
         _ => Err(SourceError::UnknownSpec(spec.to_string())),
+    }
+}
+
+/// How a source is opened beyond its spelling.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Record a live camera session to this file (librealsense writes it; SDK 2.59 wants a .db3 name).
+    pub record: Option<PathBuf>,
+    /// The object's mask in the first frame (PNG), for sources that have none (cameras, recordings).
+    pub first_mask: Option<PathBuf>,
+}
+
+/// [`open`] with recording and a first-frame mask.
+pub fn open_with(spec: &str, options: &OpenOptions) -> Result<Box<dyn FrameSource>, SourceError> {
+    let source = match &options.record {
+        None => open(spec)?,
+        Some(file) => open_recorded(spec, file)?,
+    };
+    Ok(match &options.first_mask {
+        None => source,
+        Some(path) => Box::new(WithFirstMask { mask: Some(files::read_mask(path, Some((source.intrinsics().width, source.intrinsics().height)))?), inner: source }),
+    })
+}
+
+#[cfg(feature = "realsense")]
+fn open_recorded(spec: &str, file: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
+    match spec.split_once(':').unwrap_or((spec, "")) {
+        ("realsense", serial) => Ok(Box::new(realsense::RealsenseSource::open_live(Some(serial).filter(|s| !s.is_empty()), Some(file))?)),
+        _ => Err(SourceError::BadContent { path: file.to_path_buf(), reason: format!("--record needs a live camera source (realsense[:SERIAL]), not '{spec}'") }),
+    }
+}
+
+#[cfg(not(feature = "realsense"))]
+fn open_recorded(spec: &str, _file: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
+    Err(SourceError::NeedsFeature(format!("--record with {spec}")))
+}
+
+/// A source whose first frame gets the object mask given on the command line.
+struct WithFirstMask {
+    inner: Box<dyn FrameSource>,
+    mask: Option<Mask>,
+}
+
+impl FrameSource for WithFirstMask {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn intrinsics(&self) -> Intrinsics {
+        self.inner.intrinsics()
+    }
+
+    fn len(&self) -> Option<usize> {
+        self.inner.len()
+    }
+
+    fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {
+        let mut frame = self.inner.next_frame()?;
+        if let (Some(f), Some(mask)) = (frame.as_mut(), self.mask.take()) {
+            f.object_mask = Some(mask);
+        }
+        Ok(frame)
     }
 }
