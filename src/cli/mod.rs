@@ -51,6 +51,43 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
+/// Where frames come from and how to track them: shared by `replay`, `gui` and the bare command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
+    /// ycbineoat:DIR | ho3d:DIR/SEQ | synthetic[:object,motion,seed,frames,WxH] | realsense[:SERIAL] | recording:FILE
+    #[arg(long, default_value = "synthetic")]
+    pub source: String,
+    /// TOML file overriding settings (tables raster, loss, optim, seed, tracking, keyframes, mapping, pruning).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// The object's mask in the first frame (PNG, 0 outside), for sources without masks (cameras, recordings).
+    #[arg(long)]
+    pub first_mask: Option<std::path::PathBuf>,
+    /// Record the live camera session to this file while tracking (`realsense` sources; .db3 with SDK 2.59).
+    #[arg(long)]
+    pub record: Option<std::path::PathBuf>,
+}
+
+impl SourceArgs {
+    /// Opens the source as these arguments say.
+    pub fn open(&self) -> Result<Box<dyn crate::source::FrameSource>, crate::source::SourceError> {
+        crate::source::open_with(&self.source, &self.open_options())
+    }
+
+    /// Recording and first-mask options (the GUI reopens the source on reset).
+    pub fn open_options(&self) -> crate::source::OpenOptions {
+        crate::source::OpenOptions { record: self.record.clone(), first_mask: self.first_mask.clone() }
+    }
+
+    /// `--config` or the defaults.
+    pub fn config(&self) -> anyhow::Result<crate::config::Config> {
+        Ok(match &self.config {
+            Some(p) => crate::config::Config::load(p)?,
+            None => crate::config::Config::default(),
+        })
+    }
+}
+
 /// Parses `WxH` (e.g. `640x480`).
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"))?;

@@ -9,13 +9,11 @@ use anyhow::Context;
 use nalgebra::Vector3;
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::eval::report::{SequenceScore, score_sequence};
 use crate::eval::{chamfer_cm, reconstruction_to_gt_frame};
 use crate::frame::{Pose, format_pose};
 use crate::gpu::GpuContext;
 use crate::source::synthetic::objects::{Mesh, build, read_obj};
-use crate::source::OpenOptions;
 use crate::source::synthetic::SequenceSpec;
 use crate::splats::ply::write_ply;
 use crate::tracker::TrackerEvent;
@@ -28,15 +26,11 @@ const MODEL_POINTS: usize = 4000;
 /// Arguments of `splatrack replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// ycbineoat:DIR | ho3d:DIR/SEQ | synthetic[:object,motion,seed,frames,WxH]
-    #[arg(long, default_value = "synthetic")]
-    pub source: String,
+    #[command(flatten)]
+    pub input: super::SourceArgs,
     /// Output folder: ob_in_cam/<frame_id>.txt, model.ply, keyframes.json, report.json.
     #[arg(long, default_value = "out/replay")]
     pub out: PathBuf,
-    /// TOML file overriding settings (tables raster, loss, optim, seed, tracking, keyframes, mapping, pruning).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Stop after this many frames.
     #[arg(long)]
     pub frames: Option<usize>,
@@ -47,20 +41,6 @@ pub struct ReplayArgs {
     /// No progress bar (logs only).
     #[arg(long)]
     pub quiet: bool,
-    /// The object's mask in the first frame (PNG, 0 outside), for sources without masks (cameras, recordings).
-    #[arg(long)]
-    pub first_mask: Option<PathBuf>,
-    /// Record the live camera session to this file while tracking (`realsense` sources; .db3 with SDK 2.59).
-    #[arg(long)]
-    pub record: Option<PathBuf>,
-}
-
-/// Loads `--config` or the defaults.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    Ok(match path {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    })
 }
 
 /// Mean per-stage times over tracked frames.
@@ -119,14 +99,14 @@ struct Report {
 
 /// Runs `splatrack replay`.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
-    let cfg = load_config(args.config.as_deref())?;
-    let source = crate::source::open_with(&args.source, &OpenOptions { record: args.record.clone(), first_mask: args.first_mask.clone() })?;
+    let cfg = args.input.config()?;
+    let source = args.input.open()?;
     let ctx = Arc::new(GpuContext::new()?);
     let adapter = ctx.adapter_line();
     tracing::info!("GPU: {adapter}");
     let session = Session::start(source, cfg, ctx, SessionOptions { max_frames: args.frames, ..Default::default() });
-    let summary = record(session, &args.out, !args.quiet, &args.source)?;
-    let mesh = object_mesh(&args.source, args.mesh.as_deref())?;
+    let summary = record(session, &args.out, !args.quiet, &args.input.source)?;
+    let mesh = object_mesh(&args.input.source, args.mesh.as_deref())?;
     write_outputs(&args.out, summary, mesh.as_ref(), adapter)
 }
 

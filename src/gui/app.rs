@@ -2,12 +2,11 @@
 //! reads the tracker's outputs (latest-value slots and channels drained each frame), so it never waits for
 //! the tracker.
 
-use eframe::egui;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eframe::egui_wgpu;
+use eframe::{egui, egui_wgpu};
 use egui::{Color32, Pos2, Rect, Stroke, Vec2};
 use nalgebra::{Point3, Vector3};
 

@@ -2,11 +2,10 @@
 //! `shaders/to_texture.wgsl` turns the render into an RGBA8 texture that egui samples directly, with no
 //! image copied through the CPU.
 
-use eframe::egui;
 use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
-use eframe::egui_wgpu;
+use eframe::{egui, egui_wgpu};
 
 use crate::config::RasterConfig;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};

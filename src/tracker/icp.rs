@@ -65,7 +65,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                     continue;
                 }
                 let r = n_c.dot(&diff);
-                let w = 1.0 / (1.0 + (r / sigma).powi(2));
+                let w = cauchy(r, sigma);
                 accumulate(&mut h, &mut g, &n_c, &m_c, r, w);
                 used += 1;
             }
@@ -122,4 +122,39 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
         rms_m: (sum_sq / inliers.max(1) as f64).sqrt(),
         points: cloud.points.len(),
     }
+}
+
+/// A model point (object frame, with its normal) as the camera sees it at `pose`: camera-frame position and
+/// pixel position with pixel centres on integers. None behind the camera or turned away from it.
+pub(super) fn facing_projection(pose: &Pose, k: &crate::frame::Intrinsics, m: &Vector3<f64>, n: &Vector3<f64>) -> Option<(Vector3<f64>, f64, f64)> {
+    let p = (pose * Point3::from(*m)).coords;
+    if p.z < 0.05 || (pose.rotation * n).dot(&p) >= 0.0 {
+        return None;
+    }
+    Some((p, k.fx * p.x / p.z + k.cx - 0.5, k.fy * p.y / p.z + k.cy - 0.5))
+}
+
+/// Adds an image residual `r` read at the projection of camera-frame point `p`, where the image changes by
+/// (gx, gy) per pixel: the Jacobian goes through the projection; `weight` scales the row, `robust` the term.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn add_image_residual(
+    h: &mut Matrix6<f64>,
+    g: &mut Vector6<f64>,
+    p: &Vector3<f64>,
+    k: &crate::frame::Intrinsics,
+    r: f64,
+    (gx, gy): (f64, f64),
+    weight: f64,
+    robust: f64,
+) {
+    let j = Vector3::new(gx * k.fx / p.z, gy * k.fy / p.z, -(gx * k.fx * p.x + gy * k.fy * p.y) / (p.z * p.z));
+    let pj = p.cross(&j);
+    let a = Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z) * weight;
+    *h += a * a.transpose() * robust;
+    *g -= a * (r * weight * robust);
+}
+
+/// The Cauchy weight of a residual `r` at scale `sigma`.
+pub(super) fn cauchy(r: f64, sigma: f64) -> f64 {
+    1.0 / (1.0 + (r / sigma).powi(2))
 }

@@ -6,7 +6,9 @@
 //! the surface turning towards or away from it) multiplies the albedo by a slowly varying factor, which the
 //! ratio cancels; comparing raw grey levels instead lets a moving highlight drag the pose along.
 
-use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+use nalgebra::{Matrix6, Vector6};
+
+use super::icp::{add_image_residual, cauchy, facing_projection};
 
 use super::model_index::ModelIndex;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
@@ -142,14 +144,9 @@ pub fn accumulate_photometric(
 ) -> usize {
     let k = &pyramid.intrinsics;
     let (w, hgt) = (k.width as f64, k.height as f64);
-    // (camera-frame point, observed detail and its gradient, model detail)
-    let mut samples: Vec<(Vector3<f64>, (f64, f64, f64), f64)> = Vec::new();
+    let mut used = 0;
     for ((m, n), c) in model.points.iter().zip(&model.normals).zip(&model.detail) {
-        let p = (pose * Point3::from(*m)).coords;
-        if p.z < 0.05 || (pose.rotation * n).dot(&p) >= 0.0 {
-            continue;
-        }
-        let (u, v) = (k.fx * p.x / p.z + k.cx - 0.5, k.fy * p.y / p.z + k.cy - 0.5);
+        let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
         if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
             continue;
         }
@@ -158,20 +155,12 @@ pub fn accumulate_photometric(
         if !(observed > 0.0 && (observed - p.z).abs() < occlusion_m) {
             continue;
         }
-        if let Some(sample) = pyramid.sample(level, u, v) {
-            samples.push((p, sample, *c));
-        }
-    }
-    for (p, (i, gx, gy), c) in &samples {
+        let Some((i, gx, gy)) = pyramid.sample(level, u, v) else { continue };
         let r = i - c;
-        let j = Vector3::new(gx * k.fx / p.z, gy * k.fy / p.z, -(gx * k.fx * p.x + gy * k.fy * p.y) / (p.z * p.z));
-        let pj = p.cross(&j);
-        let a = Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z) * weight;
-        let robust = 1.0 / (1.0 + (r / PHOTOMETRIC_SIGMA).powi(2));
-        *h += a * a.transpose() * robust;
-        *g -= a * (r * weight * robust);
+        add_image_residual(h, g, &p, k, r, (gx, gy), weight, cauchy(r, PHOTOMETRIC_SIGMA));
+        used += 1;
     }
-    samples.len()
+    used
 }
 
 /// Scale of the Cauchy weight on detail residuals: what shading the ratio leaves, and noise.

@@ -2,7 +2,9 @@
 //! object mask. Outside it they are pulled in along the mask's distance transform. This pins the in-plane
 //! sliding and turning that depth leaves free on flat, plain faces (the red bottom of a box).
 
-use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+use nalgebra::{Matrix6, Vector6};
+
+use super::icp::{add_image_residual, cauchy, facing_projection};
 
 use super::model_index::ModelIndex;
 use crate::frame::{Mask, Pose, RgbdFrame};
@@ -97,11 +99,7 @@ pub fn accumulate_silhouette(
     let k = &frame.intrinsics;
     let mut used = 0;
     for (m, n) in model.points.iter().zip(&model.normals) {
-        let p = (pose * Point3::from(*m)).coords;
-        if p.z < 0.05 || (pose.rotation * n).dot(&p) >= 0.0 {
-            continue;
-        }
-        let (u, v) = (k.fx * p.x / p.z + k.cx - 0.5, k.fy * p.y / p.z + k.cy - 0.5);
+        let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
         let Some((d, gx, gy)) = distance.sample(u, v) else { continue };
         if d <= 0.0 {
             continue;
@@ -111,13 +109,7 @@ pub fn accumulate_silhouette(
             continue;
         }
         let metres_per_px = p.z / k.fx;
-        let r = d * metres_per_px;
-        let j = Vector3::new(gx * k.fx / p.z, gy * k.fy / p.z, -(gx * k.fx * p.x + gy * k.fy * p.y) / (p.z * p.z)) * metres_per_px;
-        let pj = p.cross(&j);
-        let a = Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z) * weight;
-        let robust = 1.0 / (1.0 + (d / SIGMA_PX).powi(2));
-        *h += a * a.transpose() * robust;
-        *g -= a * (r * weight * robust);
+        add_image_residual(h, g, &p, k, d * metres_per_px, (gx * metres_per_px, gy * metres_per_px), weight, cauchy(d, SIGMA_PX));
         used += 1;
     }
     used
