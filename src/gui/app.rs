@@ -582,7 +582,7 @@ impl App {
     fn screenshot_and_exit(&mut self, ctx: &egui::Context) {
         let Some(n) = self.opts.exit_after_frames else { return };
         let done = self.snapshot.as_ref().is_some_and(|s| s.result.index + 1 >= n) || self.session.as_ref().is_some_and(|s| s.is_finished());
-        let shown = self.shown_frame.is_some() && self.keyframes.iter().any(|_| true);
+        let shown = self.shown_frame.is_some() && !self.keyframes.is_empty() && self.viewer.as_ref().is_some_and(Viewer::up_to_date);
         if done && shown && !self.screenshot_sent {
             self.screenshot_sent = true;
             let tx = self.screenshots.0.clone();

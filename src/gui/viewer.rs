@@ -3,6 +3,7 @@
 //! stalls the UI.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
@@ -28,8 +29,16 @@ pub struct InspectorRequest {
 }
 
 enum Request {
-    Live(LiveRequest),
-    Inspector(InspectorRequest),
+    Live(u64, LiveRequest),
+    Inspector(u64, InspectorRequest),
+}
+
+/// Numbers of the last request of each kind (live, inspector) sent and drawn: the views are up to date
+/// when they agree.
+#[derive(Default)]
+struct Progress {
+    sent: [AtomicU64; 2],
+    drawn: [AtomicU64; 2],
 }
 
 /// The UI's handle on the worker.
@@ -37,6 +46,7 @@ pub struct Viewer {
     requests: Sender<Request>,
     /// Render failures, for the UI's banner.
     pub errors: Receiver<String>,
+    progress: Arc<Progress>,
 }
 
 impl Viewer {
@@ -44,6 +54,8 @@ impl Viewer {
     pub fn start(gpu: Arc<GpuContext>, raster: RasterConfig, live: Vec<(ViewMode, Arc<SplatTexture>)>, inspector: Arc<SplatTexture>) -> Self {
         let (requests, rx) = unbounded();
         let (error_tx, errors) = unbounded();
+        let progress = Arc::new(Progress::default());
+        let done = progress.clone();
         std::thread::Builder::new()
             .name("gui views".into())
             .spawn(move || {
@@ -53,34 +65,47 @@ impl Viewer {
                     let (mut newest_live, mut newest_inspector) = (None, None);
                     for r in std::iter::once(first).chain(rx.try_iter()) {
                         match r {
-                            Request::Live(l) => newest_live = Some(l),
-                            Request::Inspector(i) => newest_inspector = Some(i),
+                            Request::Live(n, l) => newest_live = Some((n, l)),
+                            Request::Inspector(n, i) => newest_inspector = Some((n, i)),
                         }
                     }
-                    if let Some(l) = newest_live
-                        && let Err(e) = worker.live(&l, &live)
-                    {
-                        let _ = error_tx.send(format!("model view: {e}"));
+                    if let Some((n, l)) = newest_live {
+                        if let Err(e) = worker.live(&l, &live) {
+                            let _ = error_tx.send(format!("model view: {e}"));
+                        }
+                        done.drawn[0].store(n, Ordering::Release);
                     }
-                    if let Some(i) = newest_inspector
-                        && let Err(e) = worker.inspector(&i, &inspector)
-                    {
-                        let _ = error_tx.send(format!("inspector: {e}"));
+                    if let Some((n, i)) = newest_inspector {
+                        if let Err(e) = worker.inspector(&i, &inspector) {
+                            let _ = error_tx.send(format!("inspector: {e}"));
+                        }
+                        done.drawn[1].store(n, Ordering::Release);
                     }
                 }
             })
             .expect("spawning the GUI view thread");
-        Self { requests, errors }
+        Self { requests, errors, progress }
     }
 
     /// Asks for the live views to show `r`.
     pub fn live(&self, r: LiveRequest) {
-        let _ = self.requests.send(Request::Live(r));
+        let n = self.progress.sent[0].fetch_add(1, Ordering::AcqRel) + 1;
+        let _ = self.requests.send(Request::Live(n, r));
     }
 
     /// Asks for the inspector to show `r`.
     pub fn inspector(&self, r: InspectorRequest) {
-        let _ = self.requests.send(Request::Inspector(r));
+        let n = self.progress.sent[1].fetch_add(1, Ordering::AcqRel) + 1;
+        let _ = self.requests.send(Request::Inspector(n, r));
+    }
+
+    /// True once both views have drawn something and every request sent so far (a screenshot then shows
+    /// what the UI asked for).
+    pub fn up_to_date(&self) -> bool {
+        (0..2).all(|k| {
+            let (sent, drawn) = (self.progress.sent[k].load(Ordering::Acquire), self.progress.drawn[k].load(Ordering::Acquire));
+            sent > 0 && drawn == sent
+        })
     }
 }
 

@@ -213,8 +213,8 @@ fn run_tracker(
                     frame: Arc::new(frame),
                     mask: Arc::new(mask),
                     result: result.clone(),
-                    model: Arc::new(tracker.model()),
-                    origin: Arc::new(tracker.origin()),
+                    model: tracker.model(),
+                    origin: tracker.origin(),
                     keyframes: map.get().1.map(|m| m.keyframes.clone()).unwrap_or_default(),
                     fps: frames_done as f64 / start.elapsed().as_secs_f64(),
                 });

@@ -89,6 +89,10 @@ pub struct FrameTracker {
     mapped_origin: Arc<Vec<u64>>,
     /// Surfels seeded here from candidates the mapping worker has not taken in yet: (seq, surfels).
     local_seeds: Vec<(u64, Splats)>,
+    /// The mapped model plus local seeds, and the seeding keyframe of each surfel: rebuilt when either
+    /// changes, shared with viewers as is.
+    combined: Arc<Splats>,
+    combined_origin: Arc<Vec<u64>>,
     model: Option<ModelIndex>,
     keyframe_poses: Vec<Pose>,
     last_candidate: Option<Pose>,
@@ -108,6 +112,8 @@ impl FrameTracker {
             mapped: Arc::new(Splats::default()),
             mapped_origin: Arc::new(Vec::new()),
             local_seeds: Vec::new(),
+            combined: Arc::new(Splats::default()),
+            combined_origin: Arc::new(Vec::new()),
             model: None,
             keyframe_poses: Vec::new(),
             last_candidate: None,
@@ -118,17 +124,13 @@ impl FrameTracker {
     }
 
     /// The model tracking uses now: the mapped one plus local seeds.
-    pub fn model(&self) -> Splats {
-        let mut all = (*self.mapped).clone();
-        self.local_seeds.iter().for_each(|(_, s)| all.extend(s));
-        all
+    pub fn model(&self) -> Arc<Splats> {
+        self.combined.clone()
     }
 
     /// Per surfel of [`FrameTracker::model`]: the keyframe seq that seeded it.
-    pub fn origin(&self) -> Vec<u64> {
-        let mut all = (*self.mapped_origin).clone();
-        self.local_seeds.iter().for_each(|(seq, s)| all.extend(std::iter::repeat_n(*seq, s.len())));
-        all
+    pub fn origin(&self) -> Arc<Vec<u64>> {
+        self.combined_origin.clone()
     }
 
     /// Takes in a new model and keyframe poses from the mapping worker.
@@ -141,7 +143,14 @@ impl FrameTracker {
     }
 
     fn rebuild_index(&mut self) {
-        self.model = ModelIndex::new(&self.model(), self.cfg.tracking.color_weight_m as f64);
+        let mut all = (*self.mapped).clone();
+        let mut origin = (*self.mapped_origin).clone();
+        for (seq, seeds) in &self.local_seeds {
+            all.extend(seeds);
+            origin.extend(std::iter::repeat_n(*seq, seeds.len()));
+        }
+        self.model = ModelIndex::new(&all, self.cfg.tracking.color_weight_m as f64);
+        (self.combined, self.combined_origin) = (Arc::new(all), Arc::new(origin));
     }
 
     /// Tracks one frame; the candidate, if any, is for the mapping worker.
@@ -300,11 +309,10 @@ impl FrameTracker {
 
     /// A few differentiable-rendering iterations on this frame with the surfels frozen.
     fn fine_pose(&mut self, frame: &RgbdFrame, mask: &Mask, pose: Pose) -> Result<Pose, TrackError> {
-        let model = self.model();
+        let mut model = (*self.combined).clone();
         let Some(fitter) = self.fitter.as_mut() else { return Ok(pose) };
         let small = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample);
         let mut views = [fit_view(&small, pose)];
-        let mut model = model;
         fitter.fit(&mut model, &mut views, self.cfg.tracking.fine_iterations, FreeGroups::POSES)?;
         Ok(views[0].pose)
     }
