@@ -8,6 +8,7 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::Path;
 use std::ptr::null_mut;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use realsense_sys as sys;
 use splatrack::config::Config;
@@ -54,8 +55,18 @@ unsafe extern "C" {
     fn rs2_software_sensor_add_read_only_option(sensor: *mut sys::rs2_sensor, option: sys::rs2_option, value: f32, error: *mut *mut sys::rs2_error);
 }
 
-/// Pixel buffers stay owned by the test until the recorder is gone, so the SDK's deleter has nothing to do.
-extern "C" fn keep(_: *mut c_void) {}
+/// Frames the SDK has let go of (it calls the deleter when a frame is destroyed: after the recorder wrote it).
+/// The pixel buffers themselves stay owned by the test until the recorder is gone.
+static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn released(_: *mut c_void) {
+    RELEASED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Frames in flight the injection allows. A sensor's frames come from a pool (16 per stream by default) and
+/// the recorder holds each frame until its writer thread has stored it, so frames pushed faster than the
+/// writer drains them can find the pool empty and be dropped by the SDK. Waiting for releases rules that out.
+const MAX_IN_FLIGHT: usize = 8;
 
 fn check(err: *mut sys::rs2_error, what: &str) {
     if !err.is_null() {
@@ -129,7 +140,14 @@ fn record(frames: &[RgbdFrame], file: &Path) {
                 sys::rs2_release_frame(f);
             }
         };
+        let start = RELEASED.load(Ordering::SeqCst);
         for (i, frame) in frames.iter().enumerate() {
+            let waiting = std::time::Instant::now();
+            while 2 * i - (RELEASED.load(Ordering::SeqCst) - start) > MAX_IN_FLIGHT {
+                drain();
+                assert!(waiting.elapsed().as_secs() < 20, "the recorder stopped releasing frames");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             let depth: Vec<u8> = frame.depth_m.pixels().flat_map(|d| ((d[0] * 1000.0).round() as u16).to_le_bytes()).collect();
             let color: Vec<u8> = frame.rgb.as_raw().clone();
             buffers.push(depth);
@@ -138,7 +156,7 @@ fn record(frames: &[RgbdFrame], file: &Path) {
             let t = 1000.0 * frame.timestamp_s;
             let video = |pixels: *mut u8, stride, bpp, profile| SoftwareVideoFrame {
                 pixels: pixels.cast(),
-                deleter: keep,
+                deleter: released,
                 stride,
                 bpp,
                 timestamp: t,

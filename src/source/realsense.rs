@@ -11,7 +11,8 @@
 //! into a small queue that discards the oldest frame when full, and frames held in queues also exhaust the
 //! sensor's frame pool. Either way frames pushed faster than they are consumed are lost (the "2 of 10
 //! frames" effect). Our callback copies each frame, releases it at once and hands the copy over a bounded
-//! channel that blocks, so the player waits for the tracker and no frame is skipped.
+//! channel that blocks, so the player waits for the tracker and no frame is skipped. The recording ends when
+//! the player reports it stopped, not after a quiet moment (a busy machine once lost the last frames so).
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, c_void};
@@ -33,8 +34,10 @@ pub const FPS: u32 = 30;
 
 /// How long to wait for a live frame before calling the camera gone (ms).
 const LIVE_TIMEOUT_MS: u32 = 2000;
-/// How long a recording may be silent before it counts as ended.
-const PLAYBACK_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a waiting recording source checks whether the player has stopped.
+const PLAYBACK_POLL: Duration = Duration::from_millis(100);
+/// A player that neither delivers nor stops for this long has stalled (a truncated file).
+const PLAYBACK_STALL: Duration = Duration::from_secs(30);
 /// Colour and depth frames further apart than this (s) are not a pair.
 const PAIR_TOLERANCE_S: f64 = 0.017;
 
@@ -448,16 +451,32 @@ impl Player {
     }
 
     fn next(&mut self) -> Result<Option<(image::RgbImage, DepthImage, Intrinsics, f64)>, String> {
+        let mut silent = Duration::ZERO;
         loop {
-            match self.frames.recv_timeout(PLAYBACK_TIMEOUT) {
+            match self.frames.recv_timeout(PLAYBACK_POLL) {
                 Ok(raw) => {
+                    silent = Duration::ZERO;
                     if let Some(pair) = self.pairing.push(raw)? {
                         return Ok(Some(pair));
                     }
                 }
-                Err(_) => return Ok(None),
+                // The end is when the player says it stopped and nothing is left in flight, not a quiet
+                // moment on a busy machine.
+                Err(_) if self.stopped() && self.frames.is_empty() => return Ok(None),
+                Err(_) => {
+                    silent += PLAYBACK_POLL;
+                    if silent >= PLAYBACK_STALL {
+                        return Err(format!("playback stalled: no frame for {} s", PLAYBACK_STALL.as_secs()));
+                    }
+                }
             }
         }
+    }
+
+    fn stopped(&self) -> bool {
+        // SAFETY: the device lives as long as self.
+        call(|e| unsafe { sys::rs2_playback_device_get_current_status(self.device.as_ptr(), e) })
+            .map_or(true, |status| status == sys::rs2_playback_status_RS2_PLAYBACK_STATUS_STOPPED)
     }
 }
 
