@@ -124,3 +124,35 @@ fn replay_writes_poses_model_keyframes_and_a_scored_report() {
         assert!(report["tracker_ms_per_frame"][key].as_f64().unwrap() > 0.0);
     }
 }
+
+#[test]
+fn a_ycbineoat_folder_with_only_the_first_mask_and_no_poses_is_tracked_by_propagated_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_splatrack")).args(args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for seq in ["seq", "truth"] {
+        run(&["synth", "--object", "mug", "--motion", "robot", "--frames", "12", "--size", "320x240", "--out", &path(seq)]);
+    }
+    // As published for some sequences: a mask for the first frame only, no annotated poses.
+    let masks = dir.path().join("seq/masks");
+    let mut names: Vec<_> = std::fs::read_dir(&masks).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names[1..].iter().for_each(|p| std::fs::remove_file(p).unwrap());
+    std::fs::remove_dir_all(dir.path().join("seq/annotated_poses")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("seq/masks_hand")).unwrap();
+    let cfg = dir.path().join("small.toml");
+    std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 5\npose_iterations = 3\n").unwrap();
+    run(&["replay", "--source", &format!("ycbineoat:{}", path("seq")), "--quiet", "--config", cfg.to_str().unwrap(), "--out", &path("out")]);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out/report.json")).unwrap()).unwrap();
+    assert_eq!((report["frames"].as_u64(), report["lost_frames"].as_u64()), (Some(12), Some(0)));
+    assert!(report["score"].is_null(), "no ground truth, no score");
+    // Scored against an identical sequence that kept its poses.
+    let json = run(&["eval", "--pred", &path("out"), "--gt", &path("truth"), "--json"]);
+    let scores: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let adds = scores[0]["adds_auc"].as_f64().unwrap();
+    assert!(adds > 85.0, "ADD-S AUC {adds:.1} with propagated masks");
+}
