@@ -4,12 +4,7 @@
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::Vector3;
 
-use super::photometric::surfel_detail;
 use crate::splats::Splats;
-
-/// Surfels whose mean grey level a surfel's detail is measured against (about the window the frame's
-/// detail uses at the mapping resolution).
-const DETAIL_NEIGHBOURS: usize = 24;
 
 /// Surfels fainter than this are left out of tracking (floaters on their way to being pruned).
 const MIN_TRACKING_OPACITY: f32 = 0.3;
@@ -21,8 +16,6 @@ pub struct ModelIndex {
     pub points: Vec<Vector3<f64>>,
     pub normals: Vec<Vector3<f64>>,
     pub colors: Vec<Vector3<f64>>,
-    /// Per point: grey level over its neighbours' mean, minus one (what the photometric term compares).
-    pub detail: Vec<f64>,
     color_weight_m: f64,
 }
 
@@ -52,18 +45,7 @@ impl ModelIndex {
         let keys: Vec<[f64; 6]> = points.iter().zip(&colors).map(|(p, c)| key(p, c, color_weight_m)).collect();
         let coords: Vec<[f64; 3]> = points.iter().map(|p| [p.x, p.y, p.z]).collect();
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
-        let grey = |c: &Vector3<f64>| c.sum() / 3.0;
-        let neighbours = std::num::NonZero::new(DETAIL_NEIGHBOURS).expect("positive");
-        let detail = coords
-            .iter()
-            .zip(&colors)
-            .map(|(q, c)| {
-                let near = positions.nearest_n::<SquaredEuclidean>(q, neighbours);
-                let mean = near.iter().map(|n| grey(&colors[n.item as usize])).sum::<f64>() / near.len() as f64;
-                surfel_detail(grey(c), mean)
-            })
-            .collect();
-        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, detail, color_weight_m })
+        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, color_weight_m })
     }
 
     /// Nearest surfel to object-frame point `p` of colour `c`.

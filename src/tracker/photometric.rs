@@ -2,18 +2,17 @@
 //! intensity pyramid they must match what the camera sees. Texture pins the sliding that geometry alone
 //! leaves free (a box face, a bottle's axis).
 //!
-//! Both sides are compared as *detail*: grey level divided by its local mean, minus one. Shading (the light,
-//! the surface turning towards or away from it) multiplies the albedo by a slowly varying factor, which the
-//! ratio cancels; comparing raw grey levels instead lets a moving highlight drag the pose along.
+//! Grey levels are compared after matching the frame's brightness to the model's over the points used (the
+//! light dims and moves). A detail measure (grey over local mean) was tried to cancel shading as well; on the
+//! six 300-frame synthetic sequences it tracked worse (mean ADD-S / ADD AUC 85.8 / 32.1 against 91.1 / 43.2), so plain grey stays.
 
-use nalgebra::{Matrix6, Vector6};
+use nalgebra::{Matrix6, Vector3, Vector6};
 
 use super::icp::{add_image_residual, cauchy, facing_projection};
-
 use super::model_index::ModelIndex;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
 
-/// Detail images (grey over local mean, minus one) of a frame at 1, 1/2, 1/4 … resolution.
+/// Grey levels (0–1) of a frame at 1, 1/2, 1/4 … resolution.
 pub struct IntensityPyramid {
     levels: Vec<Level>,
     intrinsics: Intrinsics,
@@ -70,9 +69,6 @@ impl IntensityPyramid {
             }
             out.push(Level { width: w, height: h, values });
         }
-        for level in &mut out {
-            level.values = detail(&level.values, level.width, level.height);
-        }
         Self { levels: out, intrinsics: frame.intrinsics }
     }
 
@@ -96,40 +92,9 @@ impl IntensityPyramid {
     }
 }
 
-/// Half-width of the box whose mean a pixel's grey level is divided by (pixels of its pyramid level).
-const DETAIL_RADIUS_PX: usize = 3;
-/// Keeps the ratio finite on black.
-const DETAIL_EPSILON: f32 = 0.02;
-
-/// Grey over the local box mean, minus one (summed-area table).
-fn detail(values: &[f32], w: usize, h: usize) -> Vec<f32> {
-    let mut integral = vec![0f64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0.0;
-        for x in 0..w {
-            row += values[y * w + x] as f64;
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
-        }
-    }
-    let r = DETAIL_RADIUS_PX;
-    (0..h)
-        .flat_map(|y| (0..w).map(move |x| (x, y)))
-        .map(|(x, y)| {
-            let (x0, y0, x1, y1) = (x.saturating_sub(r), y.saturating_sub(r), (x + r + 1).min(w), (y + r + 1).min(h));
-            let sum = integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0] + integral[y0 * (w + 1) + x0];
-            let mean = (sum / ((x1 - x0) * (y1 - y0)) as f64) as f32;
-            values[y * w + x] / (mean + DETAIL_EPSILON) - 1.0
-        })
-        .collect()
-}
-
-/// The same detail measure for a model surfel: its grey level over the mean of its neighbours.
-pub fn surfel_detail(grey: f64, neighbourhood_mean: f64) -> f64 {
-    grey / (neighbourhood_mean + DETAIL_EPSILON as f64) - 1.0
-}
-
 /// Adds the photometric residuals of every camera-facing, unoccluded model point to the normal equations;
-/// `weight` converts detail units to metres. Returns the number of points used.
+/// `weight` converts grey levels to metres. The frame's brightness is first matched to the model's over the
+/// same points. Returns the number of points used.
 #[allow(clippy::too_many_arguments)]
 pub fn accumulate_photometric(
     h: &mut Matrix6<f64>,
@@ -144,8 +109,9 @@ pub fn accumulate_photometric(
 ) -> usize {
     let k = &pyramid.intrinsics;
     let (w, hgt) = (k.width as f64, k.height as f64);
-    let mut used = 0;
-    for ((m, n), c) in model.points.iter().zip(&model.normals).zip(&model.detail) {
+    // (camera-frame point, observed grey level and its gradient, model grey level)
+    let mut samples: Vec<(Vector3<f64>, (f64, f64, f64), f64)> = Vec::new();
+    for ((m, n), c) in model.points.iter().zip(&model.normals).zip(&model.colors) {
         let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
         if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
             continue;
@@ -155,13 +121,18 @@ pub fn accumulate_photometric(
         if !(observed > 0.0 && (observed - p.z).abs() < occlusion_m) {
             continue;
         }
-        let Some((i, gx, gy)) = pyramid.sample(level, u, v) else { continue };
-        let r = i - c;
-        add_image_residual(h, g, &p, k, r, (gx, gy), weight, cauchy(r, PHOTOMETRIC_SIGMA));
-        used += 1;
+        if let Some(sample) = pyramid.sample(level, u, v) {
+            samples.push((p, sample, c.sum() / 3.0));
+        }
     }
-    used
+    let observed: f64 = samples.iter().map(|s| s.1.0).sum();
+    let gain = if observed > 1e-6 { (samples.iter().map(|s| s.2).sum::<f64>() / observed).clamp(0.5, 2.0) } else { 1.0 };
+    for (p, (i, gx, gy), c) in &samples {
+        let r = gain * i - c;
+        add_image_residual(h, g, p, k, r, (gain * gx, gain * gy), weight, cauchy(r, PHOTOMETRIC_SIGMA));
+    }
+    samples.len()
 }
 
-/// Scale of the Cauchy weight on detail residuals: what shading the ratio leaves, and noise.
+/// Scale of the Cauchy weight on grey-level residuals: shading differs between keyframes and now.
 const PHOTOMETRIC_SIGMA: f64 = 0.1;
