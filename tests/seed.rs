@@ -34,9 +34,12 @@ fn seeded_surfels_reproduce_the_frame_they_came_from() {
         occluder_mask: None,
         gt_pose: None,
     };
-    let seeded = seed_from_frame(&frame, &pose, &SeedConfig::default(), None);
+    let cfg = SeedConfig::default();
+    let seeded = seed_from_frame(&frame, &pose, &cfg, None);
     let inside = frame.object_mask.as_ref().unwrap().pixels().filter(|m| m[0] > 0).count();
-    assert!(seeded.len() * 4 >= inside * 9 / 10 && seeded.len() * 4 <= inside + 100, "{} surfels for {inside} pixels", seeded.len());
+    // One surfel per stride × stride cell of the mask, less the pixels without depth.
+    let per_cell = (cfg.stride_px * cfg.stride_px) as usize;
+    assert!(seeded.len() * per_cell >= inside * 9 / 10 && seeded.len() * per_cell <= inside + 100, "{} surfels for {inside} pixels", seeded.len());
 
     let again = renderer.render_view(&renderer.upload(&seeded).unwrap(), &k, &pose).unwrap();
     let (mut covered, mut depth_err, mut color_err, mut count) = (0, 0.0f64, 0.0f64, 0);
