@@ -260,14 +260,14 @@ impl App {
 
     fn controls(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let play = if self.paused { "▶ play" } else { "⏸ pause" };
+            let play = if self.paused { "play" } else { "pause" };
             if ui.button(play).on_hover_text("Space").clicked() {
                 self.toggle_pause();
             }
-            if ui.button("⏭ step").on_hover_text("→ or S").clicked() {
+            if ui.button("step").on_hover_text("→ or S").clicked() {
                 self.step();
             }
-            if ui.button("⟲ reset").on_hover_text("R").clicked() {
+            if ui.button("reset").on_hover_text("R").clicked() {
                 self.start(ui.ctx());
             }
             ui.label("speed");
@@ -285,7 +285,7 @@ impl App {
             if ui.button("open").clicked() {
                 self.start(ui.ctx());
             }
-            if ui.button("? help").on_hover_text("F1 or H").clicked() {
+            if ui.button("help").on_hover_text("F1 or H").clicked() {
                 self.help = !self.help;
             }
             ui.separator();
@@ -626,7 +626,7 @@ impl eframe::App for App {
             self.controls(ui);
             if let Some(message) = self.banner.clone() {
                 ui.horizontal(|ui| {
-                    ui.colored_label(Color32::from_rgb(255, 120, 100), format!("⚠ {message}"));
+                    ui.colored_label(Color32::from_rgb(255, 120, 100), format!("error: {message}"));
                     if ui.small_button("dismiss").clicked() {
                         self.banner = None;
                     }
