@@ -19,7 +19,7 @@ use crate::gpu::GpuContext;
 use crate::splats::Splats;
 use crate::splats::ply::write_ply;
 use crate::tracker::TrackerEvent;
-use crate::tracker::keyframes::{BIN_COUNT, KeyframeInfo, anchors};
+use crate::tracker::keyframes::{BIN_COUNT, KeyframeInfo, anchors, occupied};
 use crate::tracker::session::{Control, Session, SessionOptions, TrackerSnapshot};
 
 /// Size of the inspector's render (pixels).
@@ -420,11 +420,7 @@ impl App {
         });
         ui.label("view-direction coverage (32 bins; filled = keyframe, ring = current view)");
         let (rect, _) = ui.allocate_exact_size(Vec2::splat(180.0), egui::Sense::hover());
-        let occupied = {
-            let mut b = [false; BIN_COUNT];
-            self.keyframes.iter().filter(|k| k.dropped.is_none()).for_each(|k| b[k.info.bin] = true);
-            b
-        };
+        let occupied = occupied(self.keyframes.iter().filter(|k| k.dropped.is_none()).map(|k| &k.info));
         let current = self.snapshot.as_ref().map(|s| crate::tracker::geometry::view_direction(&s.result.pose));
         draw_coverage(ui.painter(), rect, &occupied, current);
         for k in self.keyframes.iter().filter_map(|k| k.dropped.as_ref()) {

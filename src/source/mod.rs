@@ -52,6 +52,10 @@ pub trait FrameSource: Send {
     fn len(&self) -> Option<usize>;
     /// The next frame, `Ok(None)` at the end of the stream.
     fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError>;
+    /// A live camera: a session keeps only its newest frame rather than queueing (replays: false).
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a source from its command-line spelling: `ycbineoat:DIR`, `ho3d:DIR/SEQ` or
@@ -126,6 +130,10 @@ impl FrameSource for WithFirstMask {
 
     fn len(&self) -> Option<usize> {
         self.inner.len()
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 
     fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {

@@ -537,7 +537,7 @@ impl RealsenseSource {
             Backend::Live(p) => p.next(),
             Backend::Recording(p) => p.next(),
         };
-        let live = matches!(self.backend, Backend::Live(_));
+        let live = self.is_live();
         match next {
             Ok(Some((rgb, depth_m, intrinsics, t))) => {
                 if self.next_index == 0 {
@@ -575,6 +575,10 @@ impl FrameSource for RealsenseSource {
 
     fn len(&self) -> Option<usize> {
         None
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self.backend, Backend::Live(_))
     }
 
     fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {

@@ -128,10 +128,15 @@ impl KeyframeSet {
 
     /// Bins holding a keyframe.
     pub fn occupied_bins(&self) -> [bool; BIN_COUNT] {
-        let mut bins = [false; BIN_COUNT];
-        self.keyframes.iter().for_each(|k| bins[k.bin] = true);
-        bins
+        occupied(self.keyframes.iter())
     }
+}
+
+/// Which bins the given keyframes occupy.
+pub fn occupied<'a>(keyframes: impl Iterator<Item = &'a KeyframeInfo>) -> [bool; BIN_COUNT] {
+    let mut bins = [false; BIN_COUNT];
+    keyframes.for_each(|k| bins[k.bin] = true);
+    bins
 }
 
 /// Median of a non-empty list.

@@ -49,8 +49,6 @@ pub enum Control {
 /// How a session reads its source.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SessionOptions {
-    /// A live camera: drop frames the tracker has not taken yet instead of queueing them.
-    pub live: bool,
     /// Stop after this many frames.
     pub max_frames: Option<usize>,
     /// Start paused (a viewer's step mode).
@@ -83,12 +81,13 @@ pub struct Session {
 impl Session {
     /// Starts the threads on `source`.
     pub fn start(source: Box<dyn FrameSource>, cfg: Config, ctx: Arc<GpuContext>, options: SessionOptions) -> Self {
-        let (name, intrinsics, len) = (source.name().to_string(), source.intrinsics(), source.len());
-        let (frame_tx, frame_rx) = bounded::<Result<RgbdFrame, SourceError>>(if options.live { 1 } else { 2 });
+        let (name, intrinsics, len, live) = (source.name().to_string(), source.intrinsics(), source.len(), source.is_live());
+        // A live camera drops the frame the tracker has not taken yet for the newer one; a replay queues.
+        let (frame_tx, frame_rx) = bounded::<Result<RgbdFrame, SourceError>>(if live { 1 } else { 2 });
         let stale = frame_rx.clone();
         std::thread::Builder::new()
             .name("source".into())
-            .spawn(move || read_source(source, frame_tx, stale, options))
+            .spawn(move || read_source(source, frame_tx, stale, options.max_frames))
             .expect("spawning the source thread");
         let (result_tx, results) = unbounded();
         let (event_tx, events) = unbounded();
@@ -119,10 +118,11 @@ impl Session {
     }
 }
 
-fn read_source(mut source: Box<dyn FrameSource>, tx: Sender<Result<RgbdFrame, SourceError>>, stale: Receiver<Result<RgbdFrame, SourceError>>, options: SessionOptions) {
+fn read_source(mut source: Box<dyn FrameSource>, tx: Sender<Result<RgbdFrame, SourceError>>, stale: Receiver<Result<RgbdFrame, SourceError>>, max_frames: Option<usize>) {
+    let live = source.is_live();
     let mut count = 0;
     loop {
-        if options.max_frames.is_some_and(|m| count >= m) {
+        if max_frames.is_some_and(|m| count >= m) {
             return;
         }
         let item = match source.next_frame() {
@@ -132,7 +132,7 @@ fn read_source(mut source: Box<dyn FrameSource>, tx: Sender<Result<RgbdFrame, So
         };
         let failed = item.is_err();
         count += 1;
-        if options.live && tx.is_full() {
+        if live && tx.is_full() {
             // The tracker is behind: drop the frame it has not taken for the newer one.
             let _ = stale.try_recv();
         }
