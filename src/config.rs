@@ -143,11 +143,14 @@ pub struct SeedConfig {
     pub max_depth_step_m: f32,
     /// Normals come from depth differences this many pixels either side (1 px is noisy at mm depth noise).
     pub normal_baseline_px: u32,
+    /// No surfel where the surface turns further than this from the camera (degrees): depth seen edge-on is
+    /// unreliable, and a view facing that surface will seed it.
+    pub max_slant_deg: f32,
 }
 
 impl Default for SeedConfig {
     fn default() -> Self {
-        Self { stride_px: 1, scale_of_spacing: 0.6, opacity: 0.8, max_depth_step_m: 0.01, normal_baseline_px: 2 }
+        Self { stride_px: 1, scale_of_spacing: 0.6, opacity: 0.8, max_depth_step_m: 0.01, normal_baseline_px: 2, max_slant_deg: 75.0 }
     }
 }
 
@@ -158,6 +161,8 @@ pub struct TrackingConfig {
     /// Observed points are taken on a grid of this many pixels (full-resolution frame); ~2–4 k points per
     /// object at 640×480.
     pub point_stride_px: u32,
+    /// A smaller mask gets a finer grid, down to 1 px, so that it still gives about this many points.
+    pub min_points: u32,
     /// Half the pixel baseline of the depth differences giving observed normals; 1 px is too noisy at mm
     /// depth noise.
     pub normal_baseline_px: u32,
@@ -165,6 +170,9 @@ pub struct TrackingConfig {
     pub icp_max_distance_m: [f32; 3],
     /// Gauss-Newton iterations per stage.
     pub icp_iterations: u32,
+    /// A correspondence counts only where the observed and model normals differ by less than this (degrees):
+    /// points on a face the model does not have yet must not pull on the faces next to it.
+    pub normal_agreement_deg: f32,
     /// Colour's weight in the correspondence search: 1.0 colour difference counts as this many metres, so
     /// texture pins the rotation about an axis of symmetry.
     pub color_weight_m: f32,
@@ -176,8 +184,16 @@ pub struct TrackingConfig {
     pub silhouette_weight: f32,
     /// A correspondence is an inlier when its plane residual is below this (metres).
     pub inlier_distance_m: f32,
-    /// Tracking is lost when fewer than this share of observed points are inliers after ICP.
-    pub lost_inlier_ratio: f32,
+    /// A frame's fit is poor when the frame confirms less than this share of the model's visible surfels
+    /// (depth within `inlier_distance_m`, inside the mask); re-localisation that cannot do better means lost.
+    pub lost_agreement: f32,
+    /// Re-localisation runs after this many consecutive poor fits (at once after a loss).
+    pub relocalise_after_frames: u32,
+    /// Only frames whose model agreement reaches this become keyframe candidates and seed the model.
+    pub keyframe_min_agreement: f32,
+    /// Re-localisation replaces the tracked pose only with one whose depth plus grey-level agreement is
+    /// larger by this much.
+    pub relocalise_margin: f32,
     /// Tracking is lost when the object mask has fewer pixels than this share of its first-frame area.
     pub lost_mask_ratio: f32,
     /// Each frame's pose starts from the constant-velocity prediction (previous motion, damped by this).
@@ -193,15 +209,20 @@ impl Default for TrackingConfig {
     fn default() -> Self {
         Self {
             point_stride_px: 4,
-            normal_baseline_px: 3,
+            min_points: 1500,
+            normal_baseline_px: 8,
             icp_max_distance_m: [0.03, 0.012, 0.006],
             icp_iterations: 6,
+            normal_agreement_deg: 45.0,
             color_weight_m: 0.02,
             photometric_weight_m: 0.04,
             silhouette_weight: 1.0,
             inlier_distance_m: 0.005,
-            lost_inlier_ratio: 0.5,
-            lost_mask_ratio: 0.1,
+            lost_agreement: 0.5,
+            relocalise_after_frames: 3,
+            keyframe_min_agreement: 0.7,
+            relocalise_margin: 0.2,
+            lost_mask_ratio: 0.03,
             velocity_damping: 0.8,
             fine_iterations: 0,
             mask_distance_m: 0.01,

@@ -10,12 +10,14 @@ use super::Splats;
 use crate::config::SeedConfig;
 use crate::frame::{Pose, RgbdFrame};
 
-/// Surfels for the masked pixels of `frame` (object-to-camera `pose`) not marked in `skip`.
+/// Surfels for the masked pixels of `frame` (object-to-camera `pose`) not marked in `skip`, where the surface
+/// faces the camera closely enough to be trusted.
 pub fn seed_from_frame(frame: &RgbdFrame, pose: &Pose, cfg: &SeedConfig, skip: Option<&dyn Fn(u32, u32) -> bool>) -> Splats {
     let mut out = Splats::default();
     let (w, h) = frame.depth_m.dimensions();
     let step = cfg.stride_px.max(1);
     let to_object = pose.inverse();
+    let min_facing = (cfg.max_slant_deg as f64).to_radians().cos();
     for y in (step / 2..h).step_by(step as usize) {
         for x in (step / 2..w).step_by(step as usize) {
             if frame.object_mask.as_ref().is_some_and(|m| m.get_pixel(x, y)[0] == 0) || skip.is_some_and(|s| s(x, y)) {
@@ -23,7 +25,12 @@ pub fn seed_from_frame(frame: &RgbdFrame, pose: &Pose, cfg: &SeedConfig, skip: O
             }
             let Some(p_c) = frame.back_project(x, y) else { continue };
             let view = -p_c.normalize();
-            let normal = frame.depth_normal(x, y, cfg.normal_baseline_px, cfg.max_depth_step_m as f64).unwrap_or(view);
+            // No surfel where the surface's orientation is unknown or seen edge-on: its depth is unreliable
+            // there, and a wrongly turned surfel would keep a later, better view from seeding the place.
+            let Some(normal) = frame.depth_normal(x, y, cfg.normal_baseline_px, cfg.max_depth_step_m as f64) else { continue };
+            if normal.dot(&view) < min_facing {
+                continue;
+            }
             // Tangent u along the direction the surface recedes from the camera, where the pixel grid
             // spacing on the surface is stretched by 1 / cos(slant); v across it.
             let receding = view - normal * view.dot(&normal);

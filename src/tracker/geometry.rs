@@ -10,6 +10,9 @@ use crate::frame::{Intrinsics, Mask, Pose, RgbdFrame};
 pub struct Cloud {
     pub points: Vec<Vector3<f64>>,
     pub colors: Vec<Vector3<f64>>,
+    /// Surface normals from depth (camera frame, facing the camera); zero where depth around the point is
+    /// missing or jumps.
+    pub normals: Vec<Vector3<f64>>,
 }
 
 impl Cloud {
@@ -19,9 +22,12 @@ impl Cloud {
     }
 }
 
+/// Largest depth step per pixel of baseline (metres) a normal may span: a bigger one is a silhouette.
+const NORMAL_MAX_STEP_M: f64 = 0.005;
+
 /// Points on a `stride` grid inside `mask`, with valid depth, at least `margin` pixels inside the mask (depth at
-/// silhouettes mixes object and background).
-pub fn observed_cloud(frame: &RgbdFrame, mask: &Mask, stride: u32, margin: u32) -> Cloud {
+/// silhouettes mixes object and background); normals from depth differences `normal_baseline` pixels apart.
+pub fn observed_cloud(frame: &RgbdFrame, mask: &Mask, stride: u32, margin: u32, normal_baseline: u32) -> Cloud {
     let (w, h) = mask.dimensions();
     let inside = |x: i64, y: i64| x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && mask.get_pixel(x as u32, y as u32)[0] > 0;
     let mut cloud = Cloud::default();
@@ -36,6 +42,7 @@ pub fn observed_cloud(frame: &RgbdFrame, mask: &Mask, stride: u32, margin: u32) 
             if let Some(p) = frame.back_project(x, y) {
                 cloud.points.push(p);
                 cloud.colors.push(frame.rgb.get_pixel(x, y).0.map(|c| c as f64 / 255.0).into());
+                cloud.normals.push(frame.depth_normal(x, y, normal_baseline, NORMAL_MAX_STEP_M).unwrap_or_default());
             }
         }
     }
@@ -85,7 +92,7 @@ pub fn downsample(frame: &RgbdFrame, factor: u32) -> RgbdFrame {
 /// The object frame the first frame defines: origin at the centroid of the masked depth points, axes those
 /// of the camera. Returns the object-to-camera pose of that frame; None when the mask holds no depth.
 pub fn first_frame_pose(frame: &RgbdFrame, mask: &Mask) -> Option<Pose> {
-    let cloud = observed_cloud(frame, mask, 1, 0);
+    let cloud = observed_cloud(frame, mask, 1, 0, 1);
     (!cloud.points.is_empty()).then(|| Pose::from_parts(Translation3::from(cloud.centroid()), UnitQuaternion::identity()))
 }
 

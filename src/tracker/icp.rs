@@ -23,6 +23,14 @@ pub struct IcpResult {
     pub rms_m: f64,
     /// Observed points used.
     pub points: usize,
+    /// Share of the model's surfels the camera should see at the final pose (facing it, not hidden behind
+    /// something nearer) that the frame's depth confirms: within `inlier_distance_m`, inside the mask. Unlike
+    /// `inlier_ratio`, a face the model lacks does not lower it.
+    pub agreement: f64,
+    /// Share of those visible surfels whose grey level matches the frame's (after gain matching): what tells
+    /// a pose from a turned pose of a symmetric shape. Lighting changes lower it, so it only compares poses
+    /// within one frame.
+    pub photo_agreement: f64,
 }
 
 /// Twist steps below this (metres or radians) end a stage early.
@@ -47,6 +55,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
     let gain = if observed_brightness > 1e-3 { (model.mean_brightness() / observed_brightness).clamp(0.5, 2.0) } else { 1.0 };
     // Model colours are block averages at the mapping resolution: compare them with that pyramid level.
     let level = obs.pyramid.len() - 1;
+    let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
     for &max_distance in &cfg.icp_max_distance_m {
         let max_distance = max_distance as f64;
         let sigma = max_distance / 3.0;
@@ -55,13 +64,13 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             let mut h = Matrix6::<f64>::zeros();
             let mut g = Vector6::<f64>::zeros();
             let mut used = 0usize;
-            for (p_c, color) in cloud.points.iter().zip(&cloud.colors) {
+            for ((p_c, color), n_obs) in cloud.points.iter().zip(&cloud.colors).zip(&cloud.normals) {
                 let q = (to_object * Point3::from(*p_c)).coords;
                 let m = model.nearest(&q, &(color * gain)).index;
                 let m_c = (pose * Point3::from(model.points[m])).coords;
                 let n_c = pose.rotation * model.normals[m];
                 let diff = p_c - m_c;
-                if diff.norm() > max_distance {
+                if diff.norm() > max_distance || !normals_agree(n_obs, &n_c, min_cos) {
                     continue;
                 }
                 let r = n_c.dot(&diff);
@@ -88,7 +97,15 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             }
         }
     }
-    score(cloud, model, pose, cfg)
+    let mut result = score(cloud, model, pose, cfg);
+    (result.agreement, result.photo_agreement) = agreement(obs, model, &pose, cfg);
+    result
+}
+
+/// Whether an observed normal (zero: unknown, which agrees with anything) and a model normal, both in the
+/// camera frame, differ by less than the angle whose cosine is `min_cos`.
+fn normals_agree(observed: &Vector3<f64>, model: &Vector3<f64>, min_cos: f64) -> bool {
+    *observed == Vector3::zeros() || observed.dot(model) >= min_cos
 }
 
 /// Adds one geometric residual `r` along direction `n` at model point `m` (camera frame): Jacobian row
@@ -105,13 +122,14 @@ fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &
 fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) -> IcpResult {
     let to_object = pose.inverse();
     let inlier = cfg.inlier_distance_m as f64;
+    let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
     let (mut inliers, mut sum_sq) = (0usize, 0.0);
-    for p_c in &cloud.points {
+    for (p_c, n_obs) in cloud.points.iter().zip(&cloud.normals) {
         let q = (to_object * Point3::from(*p_c)).coords;
         let m = model.nearest_position(&q).index;
         let diff = q - model.points[m];
         let r = model.normals[m].dot(&diff).abs();
-        if r < inlier && diff.norm() < 3.0 * inlier {
+        if r < inlier && diff.norm() < 3.0 * inlier && normals_agree(n_obs, &(pose.rotation * model.normals[m]), min_cos) {
             inliers += 1;
             sum_sq += r * r;
         }
@@ -121,7 +139,41 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
         inlier_ratio: inliers as f64 / cloud.points.len().max(1) as f64,
         rms_m: (sum_sq / inliers.max(1) as f64).sqrt(),
         points: cloud.points.len(),
+        agreement: 0.0,
+        photo_agreement: 0.0,
     }
+}
+
+/// Grey levels differing by more than this after gain matching (0–1) disagree.
+const GREY_AGREEMENT: f64 = 0.12;
+
+/// [`IcpResult::agreement`] and [`IcpResult::photo_agreement`] of `pose`.
+pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &TrackingConfig) -> (f64, f64) {
+    let k = &obs.frame.intrinsics;
+    let tolerance = cfg.inlier_distance_m as f64;
+    let level = obs.pyramid.len() - 1;
+    // (depth and mask agree, observed grey, model grey) per visible surfel
+    let mut visible: Vec<(bool, f64, f64)> = Vec::new();
+    for ((m, n), c) in model.points.iter().zip(&model.normals).zip(&model.colors) {
+        let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
+        if u < 0.0 || v < 0.0 || u > k.width as f64 - 1.0 || v > k.height as f64 - 1.0 {
+            continue;
+        }
+        let (x, y) = (u.round() as u32, v.round() as u32);
+        let observed = obs.frame.depth_m.get_pixel(x, y)[0] as f64;
+        if observed <= 0.0 || observed < p.z - 3.0 * tolerance {
+            continue;
+        }
+        let Some((grey, _, _)) = obs.pyramid.sample(level, u, v) else { continue };
+        let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
+        visible.push((inside && (observed - p.z).abs() < tolerance, grey, c.sum() / 3.0));
+    }
+    let observed: f64 = visible.iter().map(|v| v.1).sum();
+    let gain = if observed > 1e-6 { (visible.iter().map(|v| v.2).sum::<f64>() / observed).clamp(0.5, 2.0) } else { 1.0 };
+    let share = |count: usize| count as f64 / visible.len().max(1) as f64;
+    let depth = visible.iter().filter(|v| v.0).count();
+    let grey = visible.iter().filter(|(_, grey, model)| (gain * grey - model).abs() < GREY_AGREEMENT).count();
+    (share(depth), share(grey))
 }
 
 /// A model point (object frame, with its normal) as the camera sees it at `pose`: camera-frame position and

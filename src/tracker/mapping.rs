@@ -116,7 +116,12 @@ impl Mapper {
             self.snapshot.incorporated_seq = self.snapshot.incorporated_seq.max(seq);
             let offer = self.keyframes.offer(c.info.clone());
             let replaced = match offer {
-                Offer::Rejected => continue,
+                // Not a keyframe, but what it sees that the model lacks still belongs in the model: the
+                // tracker drops its own copy of these surfels once the map has taken this candidate in.
+                Offer::Rejected => {
+                    self.snapshot.seeded_total += self.seed(&c.view, &c.info)?;
+                    continue;
+                }
                 Offer::NewBin => None,
                 Offer::Replaced(old) => {
                     self.views.remove(&old);

@@ -84,7 +84,7 @@ impl IntensityPyramid {
 
     /// Intensity and its gradient (per full-resolution pixel) at full-resolution pixel position (u, v), read
     /// from `level`.
-    fn sample(&self, level: usize, u: f64, v: f64) -> Option<(f64, f64, f64)> {
+    pub(super) fn sample(&self, level: usize, u: f64, v: f64) -> Option<(f64, f64, f64)> {
         let l = level.min(self.levels.len() - 1);
         let s = (1u32 << l) as f64;
         let (i, gx, gy) = self.levels[l].sample((u + 0.5) / s - 0.5, (v + 0.5) / s - 0.5)?;

