@@ -97,7 +97,13 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             }
         }
     }
+    // A diverged solve (few correspondences, a pull from one term alone) is worse than where it started.
+    let start = score(cloud, model, *init, cfg);
     let mut result = score(cloud, model, pose, cfg);
+    if result.inlier_ratio < start.inlier_ratio {
+        result = start;
+        pose = *init;
+    }
     (result.agreement, result.photo_agreement) = agreement(obs, model, &pose, cfg);
     result
 }

@@ -280,7 +280,8 @@ impl FrameTracker {
     fn predict(&self) -> Pose {
         let n = self.previous.len();
         let last = self.previous[n - 1];
-        if n < 2 || self.lost {
+        // After a poor fit the last motion is not to be trusted: extrapolating it would run away.
+        if n < 2 || self.lost || self.weak_streak > 0 {
             return last;
         }
         let motion = last * self.previous[n - 2].inverse();
