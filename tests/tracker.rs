@@ -1,5 +1,6 @@
-//! The tracker: loss detection and re-localisation on the per-frame tracker, the config file, and a short
-//! replay end to end through the real binary (threads, GPU mapping, every output file).
+//! The tracker: loss detection and re-localisation on the per-frame tracker, the model-agreement measure, the
+//! config file, and a short replay end to end through the real binary (threads, GPU mapping, every output
+//! file).
 
 use std::process::Command;
 
@@ -155,4 +156,70 @@ fn a_ycbineoat_folder_with_only_the_first_mask_and_no_poses_is_tracked_by_propag
     let scores: serde_json::Value = serde_json::from_str(&json).unwrap();
     let adds = scores[0]["adds_auc"].as_f64().unwrap();
     assert!(adds > 85.0, "ADD-S AUC {adds:.1} with propagated masks");
+}
+
+#[test]
+fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
+    use splatrack::splats::seed::seed_from_frame;
+    use splatrack::tracker::geometry::{downsample, observed_cloud};
+    use splatrack::tracker::icp::{Observation, align};
+    use splatrack::tracker::model_index::ModelIndex;
+    use splatrack::tracker::photometric::IntensityPyramid;
+    use splatrack::tracker::silhouette::MaskDistance;
+
+    let cfg = Config::default();
+    let t = &cfg.tracking;
+    let scene = scene(ObjectKind::Box, MotionKind::Robot, 200);
+    let frame = scene.render(0);
+    let gt = frame.gt_pose.unwrap();
+    // The box's own frame, centred: a half turn about a face normal maps its shape onto itself.
+    let model = seed_from_frame(&downsample(&frame, 2), &gt, &cfg.seed, None);
+    let mask = frame.object_mask.clone().unwrap();
+    let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
+    let pyramid = IntensityPyramid::new(&frame, 2);
+    let silhouette = MaskDistance::new(&mask);
+    let obs = Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette };
+    // Scores a pose where it stands.
+    let score_only = splatrack::config::TrackingConfig { icp_iterations: 0, ..*t };
+    let at = |index: &ModelIndex, pose: &Pose| align(&obs, index, pose, &score_only);
+
+    let whole = ModelIndex::new(&model, t.color_weight_m as f64).unwrap();
+    let right = at(&whole, &gt);
+    assert!(right.agreement > 0.8 && right.inlier_ratio > 0.8, "at the true pose: {right:?}");
+
+    // Half the box missing from the model, as when a new face turns into view: the observed points there
+    // have no surfels (inliers drop), but what the model has is still confirmed.
+    let mut half = model.clone();
+    let keep: Vec<bool> = half.means.iter().map(|m| m[0] < 0.0).collect();
+    half.retain(&keep);
+    let partial = at(&ModelIndex::new(&half, t.color_weight_m as f64).unwrap(), &gt);
+    assert!(partial.inlier_ratio < right.inlier_ratio - 0.2, "half the model: {partial:?}");
+    assert!(partial.agreement > 0.8, "half the model: {partial:?}");
+
+    // The same shape turned half about its own axes: depth alone may agree, the texture does not. The model
+    // now has the faces those turns bring into view, seeded from later frames at their true poses.
+    // As the tracker does, each view seeds only where the model has no surfel yet.
+    let mut all_sides = model.clone();
+    for i in (10..200).step_by(10) {
+        let view = downsample(&scene.render(i), 2);
+        let pose = view.gt_pose.unwrap();
+        let index = ModelIndex::new(&all_sides, 0.0).unwrap();
+        let covered = |x: u32, y: u32| {
+            view.back_project(x, y).is_some_and(|p| {
+                let q = (pose.inverse() * nalgebra::Point3::from(p)).coords;
+                (q - index.points[index.nearest_position(&q).index]).norm() < 0.005
+            })
+        };
+        all_sides.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
+    }
+    let whole = ModelIndex::new(&all_sides, t.color_weight_m as f64).unwrap();
+    let right = at(&whole, &gt);
+    for axis in [nalgebra::Vector3::x(), nalgebra::Vector3::y(), nalgebra::Vector3::z()] {
+        let turned = gt * nalgebra::UnitQuaternion::from_scaled_axis(axis * std::f64::consts::PI);
+        let wrong = at(&whole, &turned);
+        assert!(
+            wrong.agreement + wrong.photo_agreement < right.agreement + right.photo_agreement - t.relocalise_margin as f64,
+            "turned about {axis:?}: {wrong:?} against {right:?}"
+        );
+    }
 }
