@@ -105,7 +105,6 @@ pub struct FrameTracker {
     /// Consecutive frames whose fit fell below the lost threshold.
     weak_streak: u32,
     fitter: Option<Fitter>,
-    oracle: Option<Pose>,
 }
 
 impl FrameTracker {
@@ -128,7 +127,6 @@ impl FrameTracker {
             lost: false,
             weak_streak: 0,
             fitter,
-            oracle: None,
         }
     }
 
@@ -347,8 +345,6 @@ impl FrameTracker {
 
     /// Builds a candidate and seeds its uncovered pixels into the local model at once.
     fn candidate(&mut self, frame: &RgbdFrame, mask: &Mask, index: usize, pose: Pose, area: usize) -> KeyframeCandidate {
-        if index == 0 { self.oracle = frame.gt_pose.map(|g| g.inverse() * pose); }
-        let pose = match (std::env::var("ORACLE").is_ok(), frame.gt_pose, self.oracle) { (true, Some(g), Some(o)) => g * o, _ => pose };
         let seq = self.next_seq;
         self.next_seq += 1;
         self.last_candidate = Some(pose);
