@@ -187,6 +187,9 @@ pub struct TrackingConfig {
     /// A frame's fit is poor when the frame confirms less than this share of the model's visible surfels
     /// (depth within `inlier_distance_m`, inside the mask); re-localisation that cannot do better means lost.
     pub lost_agreement: f32,
+    /// Grey levels (0–1) of a surfel and the frame within this of each other, after gain matching, agree
+    /// (`photo_agreement`).
+    pub agreement_grey: f32,
     /// Re-localisation runs after this many consecutive poor fits (at once after a loss).
     pub relocalise_after_frames: u32,
     /// Only frames whose model agreement reaches this become keyframe candidates and seed the model.
@@ -219,6 +222,7 @@ impl Default for TrackingConfig {
             silhouette_weight: 1.0,
             inlier_distance_m: 0.005,
             lost_agreement: 0.5,
+            agreement_grey: 0.12,
             relocalise_after_frames: 3,
             keyframe_min_agreement: 0.7,
             relocalise_margin: 0.2,

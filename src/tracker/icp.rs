@@ -150,9 +150,6 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
     }
 }
 
-/// Grey levels differing by more than this after gain matching (0–1) disagree.
-const GREY_AGREEMENT: f64 = 0.12;
-
 /// [`IcpResult::agreement`] and [`IcpResult::photo_agreement`] of `pose`.
 pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &TrackingConfig) -> (f64, f64) {
     let k = &obs.frame.intrinsics;
@@ -178,7 +175,7 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
     let gain = if observed > 1e-6 { (visible.iter().map(|v| v.2).sum::<f64>() / observed).clamp(0.5, 2.0) } else { 1.0 };
     let share = |count: usize| count as f64 / visible.len().max(1) as f64;
     let depth = visible.iter().filter(|v| v.0).count();
-    let grey = visible.iter().filter(|(_, grey, model)| (gain * grey - model).abs() < GREY_AGREEMENT).count();
+    let grey = visible.iter().filter(|(_, grey, model)| (gain * grey - model).abs() < cfg.agreement_grey as f64).count();
     (share(depth), share(grey))
 }
 
