@@ -205,10 +205,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
         let pose = view.gt_pose.unwrap();
         let index = ModelIndex::new(&all_sides, 0.0).unwrap();
         let covered = |x: u32, y: u32| {
-            view.back_project(x, y).is_some_and(|p| {
-                let q = (pose.inverse() * nalgebra::Point3::from(p)).coords;
-                (q - index.points[index.nearest_position(&q).index]).norm() < 0.005
-            })
+            view.back_project(x, y).is_some_and(|p| index.covers(&(pose.inverse() * nalgebra::Point3::from(p)).coords, 0.005))
         };
         all_sides.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
     }

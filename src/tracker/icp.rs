@@ -6,7 +6,7 @@ use nalgebra::{Matrix6, Point3, Vector3, Vector6};
 
 use super::geometry::Cloud;
 use super::model_index::ModelIndex;
-use super::photometric::{IntensityPyramid, accumulate_photometric};
+use super::photometric::{IntensityPyramid, accumulate_photometric, brightness_gain};
 use super::silhouette::{MaskDistance, accumulate_silhouette};
 use crate::frame::RgbdFrame;
 use crate::config::TrackingConfig;
@@ -172,7 +172,7 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
         visible.push((inside && (observed - p.z).abs() < tolerance, grey, c.sum() / 3.0));
     }
     let observed: f64 = visible.iter().map(|v| v.1).sum();
-    let gain = if observed > 1e-6 { (visible.iter().map(|v| v.2).sum::<f64>() / observed).clamp(0.5, 2.0) } else { 1.0 };
+    let gain = brightness_gain(visible.iter().map(|v| v.2).sum(), observed);
     let share = |count: usize| count as f64 / visible.len().max(1) as f64;
     let depth = visible.iter().filter(|v| v.0).count();
     let grey = visible.iter().filter(|(_, grey, model)| (gain * grey - model).abs() < cfg.agreement_grey as f64).count();

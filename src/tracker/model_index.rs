@@ -59,6 +59,12 @@ impl ModelIndex {
         Match { index: self.positions.nearest_one::<SquaredEuclidean>(&[p.x, p.y, p.z]).item as usize }
     }
 
+    /// Whether some surfel lies within `distance` of object-frame point `p`: the model already covers it, so
+    /// a new view need not seed there.
+    pub fn covers(&self, p: &Vector3<f64>, distance: f64) -> bool {
+        (p - self.points[self.nearest_position(p).index]).norm() < distance
+    }
+
     /// Mean of the indexed points.
     pub fn centroid(&self) -> Vector3<f64> {
         self.points.iter().sum::<Vector3<f64>>() / self.points.len() as f64

@@ -126,12 +126,18 @@ pub fn accumulate_photometric(
         }
     }
     let observed: f64 = samples.iter().map(|s| s.1.0).sum();
-    let gain = if observed > 1e-6 { (samples.iter().map(|s| s.2).sum::<f64>() / observed).clamp(0.5, 2.0) } else { 1.0 };
+    let gain = brightness_gain(samples.iter().map(|s| s.2).sum(), observed);
     for (p, (i, gx, gy), c) in &samples {
         let r = gain * i - c;
         add_image_residual(h, g, p, k, r, (gain * gx, gain * gy), weight, cauchy(r, PHOTOMETRIC_SIGMA));
     }
     samples.len()
+}
+
+/// The factor that brings observed grey levels (summed over some points) to the model's over the same points:
+/// the light dims and brightens between keyframes and now. Bounded, so that a few points cannot blow it up.
+pub(super) fn brightness_gain(model: f64, observed: f64) -> f64 {
+    if observed > 1e-6 { (model / observed).clamp(0.5, 2.0) } else { 1.0 }
 }
 
 /// Scale of the Cauchy weight on grey-level residuals: shading differs between keyframes and now.

@@ -352,12 +352,7 @@ impl FrameTracker {
         let cover = self.cfg.tracking.mask_distance_m as f64 * 0.5;
         let to_object = pose.inverse();
         let model = self.model.as_ref();
-        let covered = |x: u32, y: u32| {
-            model.zip(view.back_project(x, y)).is_some_and(|(m, p)| {
-                let q = (to_object * Point3::from(p)).coords;
-                (q - m.points[m.nearest_position(&q).index]).norm() < cover
-            })
-        };
+        let covered = |x: u32, y: u32| model.zip(view.back_project(x, y)).is_some_and(|(m, p)| m.covers(&(to_object * Point3::from(p)).coords, cover));
         let seeds = seed_from_frame(&view, &pose, &self.cfg.seed, Some(&covered));
         self.local_seeds.push((seq, seeds));
         self.rebuild_index();
