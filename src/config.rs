@@ -182,11 +182,16 @@ pub struct TrackingConfig {
     /// Weight of the silhouette residual (model points outside the observed mask, in metres at their depth)
     /// next to the depth residuals; 0 turns it off.
     pub silhouette_weight: f32,
+    /// Each feature match to a keyframe that agrees with the others (see `FeatureConfig`) counts in dense
+    /// alignment as this many depth points, per axis; 0 turns the term off.
+    pub anchor_weight: f32,
     /// A correspondence is an inlier when its plane residual is below this (metres).
     pub inlier_distance_m: f32,
     /// A frame's fit is poor when the frame confirms less than this share of the model's visible surfels
     /// (depth within `inlier_distance_m`, inside the mask); re-localisation that cannot do better means lost.
     pub lost_agreement: f32,
+    /// ... and when less than this share of the observed points are inliers: both must fall.
+    pub lost_inlier_ratio: f32,
     /// Grey levels (0–1) of a surfel and the frame within this of each other, after gain matching, agree
     /// (`photo_agreement`).
     pub agreement_grey: f32,
@@ -220,8 +225,10 @@ impl Default for TrackingConfig {
             color_weight_m: 0.02,
             photometric_weight_m: 0.04,
             silhouette_weight: 1.0,
+            anchor_weight: 10.0,
             inlier_distance_m: 0.005,
             lost_agreement: 0.5,
+            lost_inlier_ratio: 0.7,
             agreement_grey: 0.12,
             relocalise_after_frames: 3,
             keyframe_min_agreement: 0.7,
@@ -230,6 +237,48 @@ impl Default for TrackingConfig {
             velocity_damping: 0.8,
             fine_iterations: 0,
             mask_distance_m: 0.01,
+        }
+    }
+}
+
+/// Sparse texture features (FAST corners, oriented binary descriptors) matched against keyframes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FeatureConfig {
+    /// FAST-9 threshold (grey levels of 255): a corner's arc must be this much brighter or darker.
+    pub fast_threshold: u8,
+    /// Corners weaker than another within this many pixels are dropped.
+    pub nms_radius_px: u32,
+    /// At most this many corners per frame, strongest first.
+    pub max_features: u32,
+    /// A match's descriptors differ in at most this many of 256 bits.
+    pub max_hamming: u32,
+    /// ... and the best match is nearer than this share of the second best (Lowe's ratio test).
+    pub ratio: f32,
+    /// Tracking matches against this many keyframes, those whose view is nearest the prediction;
+    /// re-localisation against all.
+    pub match_keyframes: u32,
+    /// Random triples tried by RANSAC.
+    pub ransac_iterations: u32,
+    /// A match agrees with a pose when its points lie within this of each other (metres); depth noise and
+    /// the corner's pixel spread both count.
+    pub inlier_distance_m: f32,
+    /// Fewer agreeing matches than this give no feature pose.
+    pub min_inliers: u32,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self {
+            fast_threshold: 12,
+            nms_radius_px: 2,
+            max_features: 400,
+            max_hamming: 80,
+            ratio: 0.9,
+            match_keyframes: 4,
+            ransac_iterations: 200,
+            inlier_distance_m: 0.008,
+            min_inliers: 12,
         }
     }
 }
@@ -265,11 +314,15 @@ pub struct MappingConfig {
     pub pose_iterations: u32,
     /// Surfels are seeded where the model's rendered alpha is below this.
     pub seed_alpha_below: f32,
+    /// Tracking waits for the mapping worker to take in and optimise each keyframe candidate before the next
+    /// frame, so that a replay gives the same result every run (it does not otherwise: what the tracker sees
+    /// depends on how far mapping got). Slower; for evaluation and debugging, not live cameras.
+    pub lockstep: bool,
 }
 
 impl Default for MappingConfig {
     fn default() -> Self {
-        Self { downsample: 4, joint_iterations: 30, pose_iterations: 10, seed_alpha_below: 0.5 }
+        Self { downsample: 4, joint_iterations: 30, pose_iterations: 10, seed_alpha_below: 0.5, lockstep: false }
     }
 }
 
@@ -320,6 +373,7 @@ pub struct Config {
     pub optim: OptimConfig,
     pub seed: SeedConfig,
     pub tracking: TrackingConfig,
+    pub features: FeatureConfig,
     pub keyframes: KeyframeConfig,
     pub mapping: MappingConfig,
     pub pruning: PruneConfig,

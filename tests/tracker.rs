@@ -178,7 +178,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
     let pyramid = IntensityPyramid::new(&frame, 2);
     let silhouette = MaskDistance::new(&mask);
-    let obs = Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette };
+    let obs = Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &[] };
     // Scores a pose where it stands.
     let score_only = splatrack::config::TrackingConfig { icp_iterations: 0, ..*t };
     let at = |index: &ModelIndex, pose: &Pose| align(&obs, index, pose, &score_only);

@@ -107,3 +107,20 @@ pub fn view_direction(pose: &Pose) -> Vector3<f64> {
 pub fn rotation_between_deg(a: &Pose, b: &Pose) -> f64 {
     a.rotation.angle_to(&b.rotation).to_degrees()
 }
+
+/// The rigid pose that best maps `object` points onto their `camera` counterparts in least squares (Kabsch:
+/// SVD of the cross-covariance, with the reflection fixed). None for fewer than 3 pairs or a degenerate SVD.
+pub fn rigid_fit(object: &[Vector3<f64>], camera: &[Vector3<f64>]) -> Option<Pose> {
+    if object.len() < 3 || object.len() != camera.len() {
+        return None;
+    }
+    let n = object.len() as f64;
+    let (co, cc) = (object.iter().sum::<Vector3<f64>>() / n, camera.iter().sum::<Vector3<f64>>() / n);
+    let covariance = object.iter().zip(camera).fold(nalgebra::Matrix3::zeros(), |acc, (o, c)| acc + (c - cc) * (o - co).transpose());
+    let svd = covariance.svd(true, true);
+    let (u, v_t) = (svd.u?, svd.v_t?);
+    let mut d = nalgebra::Matrix3::identity();
+    d[(2, 2)] = (u * v_t).determinant().signum();
+    let rotation = UnitQuaternion::from_matrix(&(u * d * v_t));
+    Some(Pose::from_parts(Translation3::from(cc - rotation * co), rotation))
+}

@@ -4,6 +4,7 @@
 
 use nalgebra::{Matrix6, Point3, Vector3, Vector6};
 
+use super::features::Anchor;
 use super::geometry::Cloud;
 use super::model_index::ModelIndex;
 use super::photometric::{IntensityPyramid, accumulate_photometric, brightness_gain};
@@ -43,6 +44,8 @@ pub struct Observation<'a> {
     pub frame: &'a RgbdFrame,
     pub pyramid: &'a IntensityPyramid,
     pub silhouette: &'a MaskDistance,
+    /// Feature matches to keyframes that agree on one pose (see [`super::features`]); may be empty.
+    pub anchors: &'a [Anchor],
 }
 
 /// Aligns the observation to `model` (object frame) starting from `init`: one stage per entry of
@@ -85,6 +88,9 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             if cfg.silhouette_weight > 0.0 {
                 accumulate_silhouette(&mut h, &mut g, model, &pose, obs.frame, obs.silhouette, cfg.silhouette_weight as f64, max_distance);
             }
+            if cfg.anchor_weight > 0.0 {
+                accumulate_anchors(&mut h, &mut g, obs.anchors, &pose, cfg.anchor_weight as f64, sigma);
+            }
             if used < 6 {
                 break;
             }
@@ -121,6 +127,19 @@ fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &
     let a = Vector6::new(n.x, n.y, n.z, mxn.x, mxn.y, mxn.z);
     *h += a * a.transpose() * w;
     *g += a * (r * w);
+}
+
+/// Adds the point-to-point residuals of feature anchors: each pulls the model point it saw towards where the
+/// camera sees it now, along each camera axis, `weight` times as hard as one depth point.
+fn accumulate_anchors(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, anchors: &[Anchor], pose: &Pose, weight: f64, sigma: f64) {
+    for a in anchors {
+        let m_c = (pose * Point3::from(a.object)).coords;
+        let diff = a.camera - m_c;
+        let w = weight * cauchy(diff.norm(), sigma);
+        for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
+            accumulate(h, g, &axis, &m_c, axis.dot(&diff), w);
+        }
+    }
 }
 
 /// Inlier share and residual at `pose`, with correspondences by position alone (colour must not make a

@@ -41,6 +41,8 @@ pub struct MapSnapshot {
     pub seeded_total: usize,
     /// Per surfel of `model`: the seq of the keyframe that seeded it.
     pub origin: Arc<Vec<u64>>,
+    /// The worker has nothing left to do with the candidates it has received (taken in and optimised).
+    pub settled: bool,
 }
 
 /// The worker's state.
@@ -88,10 +90,12 @@ impl Mapper {
             }
             if !pending.is_empty() {
                 dirty |= self.take_candidates(pending)?;
+                self.snapshot.settled = !dirty;
                 latest.publish(self.snapshot());
             }
             if dirty || closed {
                 self.optimise(closed)?;
+                self.snapshot.settled = true;
                 latest.publish(self.snapshot());
                 dirty = false;
             }

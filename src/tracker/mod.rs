@@ -6,6 +6,7 @@
 //! model. [`session::Session`] wires these together and publishes what the GUI and CLI show: per-frame
 //! results and events on channels, and the newest snapshot in a [`slot::Latest`].
 
+pub mod features;
 pub mod geometry;
 pub mod icp;
 pub mod keyframes;

@@ -206,7 +206,11 @@ fn run_tracker(
         match tracker.track(&frame) {
             Ok((result, mask, candidate)) => {
                 if let Some(c) = candidate {
+                    let seq = c.info.seq;
                     let _ = candidate_tx.send(c);
+                    if cfg.mapping.lockstep {
+                        wait_until_settled(&map, seq, &mapping);
+                    }
                 }
                 frames_done += 1;
                 latest.publish(TrackerSnapshot {
@@ -246,4 +250,11 @@ fn run_tracker(
     };
     map.publish(final_map.clone());
     SessionOutput { map: final_map, frames: frames_done, wall_s: start.elapsed().as_secs_f64(), error }
+}
+
+/// Blocks until the mapping worker has taken in candidate `seq` and has nothing pending, or has stopped.
+fn wait_until_settled(map: &Latest<MapSnapshot>, seq: u64, worker: &std::thread::JoinHandle<Result<MapSnapshot, crate::gpu::fit::FitError>>) {
+    while !worker.is_finished() && !map.get().1.is_some_and(|m| m.incorporated_seq >= seq && m.settled) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use nalgebra::{Point3, Translation3, UnitQuaternion, Vector3};
 use serde::Serialize;
 
+use super::features::{Descriptor, Feature, FeaturePose, detect, match_features, ransac_pose};
 use super::geometry::{downsample, first_frame_pose, mask_area, observed_cloud, rotation_between_deg};
 use super::icp::{IcpResult, Observation, align};
 use super::photometric::IntensityPyramid;
@@ -37,6 +38,8 @@ pub struct KeyframeCandidate {
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageTimes {
     pub mask_ms: f64,
+    /// Feature detection, matching to keyframes and RANSAC.
+    pub features_ms: f64,
     pub icp_ms: f64,
     pub relocalise_ms: f64,
     pub fine_ms: f64,
@@ -64,6 +67,8 @@ pub struct FrameResult {
     /// Share of them whose grey level matches (see [`IcpResult::photo_agreement`]).
     pub photo_agreement: f64,
     pub rms_mm: f64,
+    /// Feature matches to keyframes that agreed on one pose (0: too few to trust, not used).
+    pub anchors: usize,
     pub mask_area: usize,
     /// Seq of the keyframe candidate this frame produced, if any.
     pub candidate: Option<u64>,
@@ -104,6 +109,8 @@ pub struct FrameTracker {
     lost: bool,
     /// Consecutive frames whose fit fell below the lost threshold.
     weak_streak: u32,
+    /// Every candidate's features (camera frame) with its seq and pose, refined as mapping publishes poses.
+    keyframe_features: Vec<(u64, Pose, Vec<Feature>)>,
     fitter: Option<Fitter>,
 }
 
@@ -126,6 +133,7 @@ impl FrameTracker {
             next_seq: 0,
             lost: false,
             weak_streak: 0,
+            keyframe_features: Vec::new(),
             fitter,
         }
     }
@@ -146,6 +154,11 @@ impl FrameTracker {
         self.mapped_origin = map.origin.clone();
         self.local_seeds.retain(|(seq, _)| *seq > map.incorporated_seq);
         self.keyframe_poses = map.keyframes.iter().map(|k| k.pose).collect();
+        for k in &map.keyframes {
+            if let Some(entry) = self.keyframe_features.iter_mut().find(|(seq, _, _)| *seq == k.seq) {
+                entry.1 = k.pose;
+            }
+        }
         self.rebuild_index();
     }
 
@@ -186,23 +199,27 @@ impl FrameTracker {
         times.mask_ms = ms(start);
         let area = mask_area(&mask);
         let cloud = observed_cloud(frame, &mask, point_stride(area, t), 2, t.normal_baseline_px);
+        let t_features = Instant::now();
+        let features = detect(frame, &mask, &self.cfg.features);
+        let anchors = self.feature_pose(&features, Some(&predicted)).map(|f| f.inliers).unwrap_or_default();
+        times.features_ms = ms(t_features);
         let t_icp = Instant::now();
         let pyramid = IntensityPyramid::new(frame, self.cfg.mapping.downsample.max(1).ilog2() as usize + 1);
         let silhouette = MaskDistance::new(&mask);
-        let obs = Observation { cloud: &cloud, frame, pyramid: &pyramid, silhouette: &silhouette };
+        let obs = Observation { cloud: &cloud, frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &anchors };
         let mut best = align(&obs, model, &predicted, t);
         times.icp_ms = ms(t_icp);
         let occluded = (area as f32) < t.lost_mask_ratio * self.first_mask_area as f32 || cloud.points.len() < 30;
-        let weak = best.agreement < t.lost_agreement as f64;
+        let weak = poor_fit(&best, t);
         self.weak_streak = if weak { self.weak_streak + 1 } else { 0 };
         // A single poor fit (fast motion, a face coming into view) keeps its pose: jumping to another pose of
         // a near-symmetric shape would be worse. Re-localise after a loss, or after a run of poor fits.
         let mut lost = occluded || (weak && (self.lost || self.weak_streak >= t.relocalise_after_frames));
         if lost && !occluded {
             let t_re = Instant::now();
-            best = self.relocalise(&obs, best);
+            best = self.relocalise(&obs, &features, best);
             times.relocalise_ms = ms(t_re);
-            lost = best.agreement < t.lost_agreement as f64;
+            lost = poor_fit(&best, t);
         }
         let trusted = !lost && best.agreement >= t.keyframe_min_agreement as f64;
         let recovered = !lost && self.lost;
@@ -242,6 +259,7 @@ impl FrameTracker {
             agreement: best.agreement,
             photo_agreement: best.photo_agreement,
             rms_mm: best.rms_m * 1e3,
+            anchors: anchors.len(),
             mask_area: area,
             candidate: candidate.as_ref().map(|c| c.info.seq),
             times,
@@ -267,6 +285,7 @@ impl FrameTracker {
             agreement: 1.0,
             photo_agreement: 1.0,
             rms_mm: 0.0,
+            anchors: 0,
             mask_area: self.first_mask_area,
             candidate: Some(candidate.info.seq),
             times: StageTimes { total_ms: ms(start), ..Default::default() },
@@ -288,25 +307,43 @@ impl FrameTracker {
         Pose::from_parts(Translation3::from(motion.translation.vector * damping), rotation) * last
     }
 
-    /// Re-localisation after a loss: ICP from every keyframe pose and from rotations of the last pose about each
-    /// axis, each moved so that the model's camera-facing part lands on the observed points; the best wins.
-    fn relocalise(&self, obs: &Observation, current: IcpResult) -> IcpResult {
+    /// The pose feature matches to keyframes agree on, and the matches that agree: against the
+    /// `match_keyframes` keyframes whose view is nearest `near`, or all of them; None when too few agree.
+    fn feature_pose(&self, features: &[Feature], near: Option<&Pose>) -> Option<FeaturePose> {
+        let cfg = &self.cfg.features;
+        let mut keyframes: Vec<&(u64, Pose, Vec<Feature>)> = self.keyframe_features.iter().collect();
+        if let Some(near) = near {
+            keyframes.sort_by(|a, b| rotation_between_deg(&a.1, near).total_cmp(&rotation_between_deg(&b.1, near)));
+            keyframes.truncate(cfg.match_keyframes as usize);
+        }
+        let reference: Vec<(Vector3<f64>, Descriptor)> = keyframes
+            .iter()
+            .flat_map(|(_, pose, features)| {
+                let to_object = pose.inverse();
+                features.iter().map(move |f| ((to_object * Point3::from(f.point)).coords, f.descriptor))
+            })
+            .collect();
+        ransac_pose(&match_features(features, &reference, cfg), cfg)
+    }
+
+    /// Re-localisation after a loss: ICP from the pose feature matches against every keyframe agree on, from
+    /// every keyframe pose and from rotations of the last pose about each axis; the best wins.
+    fn relocalise(&self, obs: &Observation, features: &[Feature], current: IcpResult) -> IcpResult {
         let Some(model) = &self.model else { return current };
         let last = *self.previous.last().expect("tracking has started");
-        let mut starts: Vec<Pose> = self.keyframe_poses.clone();
+        let found = self.feature_pose(features, None);
+        let anchors = found.as_ref().map(|f| f.inliers.clone()).unwrap_or_default();
+        let obs = Observation { anchors: &anchors, ..*obs };
+        let mut guesses: Vec<Pose> = self.keyframe_poses.clone();
         for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
             for angle in [-90f64, -45.0, 45.0, 90.0, 180.0] {
                 let turn = UnitQuaternion::from_scaled_axis(axis * angle.to_radians());
-                starts.push(Pose::from_parts(last.translation, turn * last.rotation));
+                guesses.push(Pose::from_parts(last.translation, turn * last.rotation));
             }
         }
+        // Each guessed rotation is moved so that the model's camera-facing part lands on the observed points.
         let target = obs.cloud.centroid();
-        let mut best = current;
-        // A turned pose of a symmetric shape can fit nearly as well as the right one: a jump must win clearly.
-        let margin = self.cfg.tracking.relocalise_margin as f64;
-        let score = |r: &IcpResult| r.agreement + r.photo_agreement;
-        let mut best_score = score(&current) + margin;
-        for start in starts {
+        let moved = |start: Pose| {
             let facing: Vec<Vector3<f64>> = model
                 .points
                 .iter()
@@ -315,13 +352,20 @@ impl FrameTracker {
                 .filter(|(p, n)| n.dot(p) < 0.0)
                 .map(|(p, _)| p)
                 .collect();
-            if facing.is_empty() {
-                continue;
-            }
-            let centre = facing.iter().sum::<Vector3<f64>>() / facing.len() as f64;
-            let moved = Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation);
-            let trial = align(obs, model, &moved, &self.cfg.tracking);
-            if score(&trial) > best_score {
+            let centre = facing.iter().sum::<Vector3<f64>>() / facing.len().max(1) as f64;
+            (!facing.is_empty()).then(|| Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation))
+        };
+        let starts = found.map(|f| f.pose).into_iter().chain(guesses.into_iter().filter_map(moved));
+        let mut best = current;
+        // A turned pose of a symmetric shape can fit nearly as well as the right one: a jump must win clearly.
+        let margin = self.cfg.tracking.relocalise_margin as f64;
+        let score = |r: &IcpResult| r.agreement + r.photo_agreement;
+        let mut best_score = score(&current) + margin;
+        for start in starts {
+            let trial = align(&obs, model, &start, &self.cfg.tracking);
+            // ... and explain the observed points at least as well: a pose that shows the camera only the
+            // model's best faces can agree with the frame more while explaining less of it.
+            if score(&trial) > best_score && trial.inlier_ratio >= current.inlier_ratio {
                 best_score = score(&trial);
                 best = trial;
             }
@@ -354,11 +398,19 @@ impl FrameTracker {
         let model = self.model.as_ref();
         let covered = |x: u32, y: u32| model.zip(view.back_project(x, y)).is_some_and(|(m, p)| m.covers(&(to_object * Point3::from(p)).coords, cover));
         let seeds = seed_from_frame(&view, &pose, &self.cfg.seed, Some(&covered));
+        self.keyframe_features.push((seq, pose, detect(frame, mask, &self.cfg.features)));
         self.local_seeds.push((seq, seeds));
         self.rebuild_index();
         let info = KeyframeInfo { seq, frame_index: index, frame_id: frame.id.clone(), bin: 0, mask_area: area, pose };
         KeyframeCandidate { info, view }
     }
+}
+
+/// A fit is poor when the frame confirms too little of the model and the model explains too little of the
+/// frame. Either alone happens at the right pose: a face coming into view lowers the inlier share, model
+/// surfels seeded slightly off the surface lower the agreement.
+fn poor_fit(fit: &IcpResult, t: &crate::config::TrackingConfig) -> bool {
+    fit.agreement < t.lost_agreement as f64 && fit.inlier_ratio < t.lost_inlier_ratio as f64
 }
 
 /// The pixel stride of the observed points for a mask of `area` pixels: the configured one, finer for a small

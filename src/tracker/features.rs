@@ -1,0 +1,235 @@
+//! Sparse texture features: FAST corners (imageproc) with oriented binary descriptors (BRIEF tests turned by
+//! the patch's intensity-centroid angle, as ORB does), matched by Hamming distance against keyframes'
+//! features, and a RANSAC rigid fit on their depth points.
+//!
+//! Dense alignment drifts along what geometry leaves free (a bottle's axis) and a moving light biases its
+//! grey levels; the sign of a difference between two nearby pixels survives both. Matches tie the frame to
+//! the keyframes, whose poses do not drift, and find the object again after a loss.
+
+use std::sync::OnceLock;
+
+use image::GrayImage;
+use imageproc::corners::corners_fast9;
+use imageproc::filter::box_filter;
+use imageproc::suppress::local_maxima;
+use nalgebra::{Point3, Vector3};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+use super::geometry::rigid_fit;
+use crate::config::FeatureConfig;
+use crate::frame::{Mask, Pose, RgbdFrame};
+
+/// 256 binary tests.
+pub type Descriptor = [u64; 4];
+
+/// Radius (pixels) of the disc the tests and the orientation read.
+const PATCH_RADIUS: i32 = 12;
+/// Radius of the box filter applied before the tests (a 5×5 mean): single-pixel noise must not flip them.
+const SMOOTH_RADIUS: u32 = 2;
+/// How far (pixels) a corner without depth looks for a neighbour with depth.
+const DEPTH_SEARCH_PX: u32 = 3;
+/// Keypoints keep this far from the crop's border, so every test of a turned pattern lands inside.
+const BORDER: u32 = PATCH_RADIUS as u32 + SMOOTH_RADIUS + 1;
+
+/// A corner on the object with valid depth.
+#[derive(Debug, Clone, Copy)]
+pub struct Feature {
+    /// Camera-frame point under the corner.
+    pub point: Vector3<f64>,
+    pub descriptor: Descriptor,
+}
+
+/// A feature matched to a keyframe's: where it lies on the object, and where the camera sees it now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anchor {
+    pub object: Vector3<f64>,
+    pub camera: Vector3<f64>,
+}
+
+/// The pose the matches agree on and the matches that agree.
+#[derive(Debug, Clone)]
+pub struct FeaturePose {
+    pub pose: Pose,
+    pub inliers: Vec<Anchor>,
+}
+
+/// The test pattern: pairs of offsets inside the patch disc, drawn once from a fixed seed.
+fn pattern() -> &'static [[(f32, f32); 2]; 256] {
+    static PATTERN: OnceLock<[[(f32, f32); 2]; 256]> = OnceLock::new();
+    PATTERN.get_or_init(|| {
+        let mut rng = Pcg64::seed_from_u64(0x0b5e_55ed);
+        let r = PATCH_RADIUS as f32;
+        let mut offset = || loop {
+            let (x, y) = (rng.random_range(-r..=r), rng.random_range(-r..=r));
+            if x * x + y * y <= r * r {
+                return (x, y);
+            }
+        };
+        std::array::from_fn(|_| [offset(), offset()])
+    })
+}
+
+/// The grey image of `frame` inside the mask's bounding box grown by the patch border, and the box's corner.
+fn grey_crop(frame: &RgbdFrame, mask: &Mask) -> Option<(GrayImage, u32, u32)> {
+    let (w, h) = mask.dimensions();
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in mask.enumerate_pixels() {
+        if p[0] > 0 {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    if x0 > x1 {
+        return None;
+    }
+    let (x0, y0) = (x0.saturating_sub(BORDER), y0.saturating_sub(BORDER));
+    let (x1, y1) = ((x1 + BORDER).min(w - 1), (y1 + BORDER).min(h - 1));
+    let crop = GrayImage::from_fn(x1 - x0 + 1, y1 - y0 + 1, |x, y| {
+        let p = frame.rgb.get_pixel(x0 + x, y0 + y);
+        image::Luma([((p[0] as u32 + p[1] as u32 + p[2] as u32) / 3) as u8])
+    });
+    Some((crop, x0, y0))
+}
+
+/// The strongest corners inside `mask` that have depth, with their descriptors.
+pub fn detect(frame: &RgbdFrame, mask: &Mask, cfg: &FeatureConfig) -> Vec<Feature> {
+    let Some((grey, x0, y0)) = grey_crop(frame, mask) else { return Vec::new() };
+    let (w, h) = grey.dimensions();
+    if w <= 2 * BORDER || h <= 2 * BORDER {
+        return Vec::new();
+    }
+    let inside = |x: u32, y: u32| x >= BORDER && y >= BORDER && x < w - BORDER && y < h - BORDER;
+    let corners: Vec<_> = corners_fast9(&grey, cfg.fast_threshold)
+        .into_iter()
+        .filter(|c| inside(c.x, c.y) && mask.get_pixel(x0 + c.x, y0 + c.y)[0] > 0)
+        .collect();
+    let mut corners = local_maxima(&corners, cfg.nms_radius_px);
+    corners.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let smooth = box_filter(&grey, SMOOTH_RADIUS, SMOOTH_RADIUS);
+    let mut out = Vec::new();
+    for c in corners {
+        if out.len() >= cfg.max_features as usize {
+            break;
+        }
+        let Some(point) = depth_near(frame, x0 + c.x, y0 + c.y) else { continue };
+        out.push(Feature { point, descriptor: describe(&grey, &smooth, c.x as i32, c.y as i32) });
+    }
+    out
+}
+
+/// Depth sensors lose dark print, where corners sit: the camera point at (x, y), or else at the nearest pixel
+/// within `DEPTH_SEARCH_PX` that has depth.
+fn depth_near(frame: &RgbdFrame, x: u32, y: u32) -> Option<Vector3<f64>> {
+    let (w, h) = frame.depth_m.dimensions();
+    let r = DEPTH_SEARCH_PX as i64;
+    let mut offsets: Vec<(i64, i64)> = (-r..=r).flat_map(|dy| (-r..=r).map(move |dx| (dx, dy))).collect();
+    offsets.sort_by_key(|(dx, dy)| dx * dx + dy * dy);
+    offsets.into_iter().find_map(|(dx, dy)| {
+        let (px, py) = (x as i64 + dx, y as i64 + dy);
+        if px < 0 || py < 0 || px >= w as i64 || py >= h as i64 {
+            return None;
+        }
+        let p = frame.back_project(px as u32, py as u32)?;
+        // The neighbour's depth along the corner's own ray: keeps the point under the corner.
+        let k = &frame.intrinsics;
+        Some(Vector3::new((x as f64 + 0.5 - k.cx) / k.fx * p.z, (y as f64 + 0.5 - k.cy) / k.fy * p.z, p.z))
+    })
+}
+
+/// The oriented descriptor of the patch at (x, y): the angle from the patch's intensity centroid turns the
+/// test pattern, so that the object turning in the image plane does not change the bits.
+fn describe(grey: &GrayImage, smooth: &GrayImage, x: i32, y: i32) -> Descriptor {
+    let (mut m10, mut m01) = (0.0f32, 0.0f32);
+    for dy in -PATCH_RADIUS..=PATCH_RADIUS {
+        for dx in -PATCH_RADIUS..=PATCH_RADIUS {
+            if dx * dx + dy * dy <= PATCH_RADIUS * PATCH_RADIUS {
+                let v = grey.get_pixel((x + dx) as u32, (y + dy) as u32)[0] as f32;
+                m10 += dx as f32 * v;
+                m01 += dy as f32 * v;
+            }
+        }
+    }
+    let (sin, cos) = m01.atan2(m10).sin_cos();
+    let at = |(px, py): (f32, f32)| {
+        let (u, v) = ((cos * px - sin * py).round() as i32, (sin * px + cos * py).round() as i32);
+        smooth.get_pixel((x + u) as u32, (y + v) as u32)[0]
+    };
+    let mut d = [0u64; 4];
+    for (i, [a, b]) in pattern().iter().enumerate() {
+        if at(*a) < at(*b) {
+            d[i / 64] |= 1 << (i % 64);
+        }
+    }
+    d
+}
+
+/// Bits in which two descriptors differ.
+pub fn hamming(a: &Descriptor, b: &Descriptor) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+/// Pairs each feature of `current` with the reference feature of nearest descriptor (object-frame point,
+/// descriptor), where that one is near enough and clearly nearer than the second nearest.
+pub fn match_features(current: &[Feature], reference: &[(Vector3<f64>, Descriptor)], cfg: &FeatureConfig) -> Vec<Anchor> {
+    let mut out = Vec::new();
+    for f in current {
+        let (mut best, mut second, mut best_point) = (u32::MAX, u32::MAX, None);
+        for (point, d) in reference {
+            let distance = hamming(&f.descriptor, d);
+            if distance < best {
+                (second, best, best_point) = (best, distance, Some(*point));
+            } else if distance < second {
+                second = distance;
+            }
+        }
+        if let Some(object) = best_point
+            && best <= cfg.max_hamming
+            && (best as f32) < cfg.ratio * second as f32
+        {
+            out.push(Anchor { object, camera: f.point });
+        }
+    }
+    out
+}
+
+/// The pose most matches agree on (within `inlier_distance_m`): rigid fits to random triples, the best refit
+/// to its inliers. None with fewer than `min_inliers` agreeing.
+pub fn ransac_pose(anchors: &[Anchor], cfg: &FeatureConfig) -> Option<FeaturePose> {
+    let min = cfg.min_inliers.max(3) as usize;
+    if anchors.len() < min {
+        return None;
+    }
+    let tolerance = cfg.inlier_distance_m as f64;
+    let inliers_of = |pose: &Pose| -> Vec<Anchor> {
+        anchors.iter().filter(|a| ((pose * Point3::from(a.object)).coords - a.camera).norm() < tolerance).copied().collect()
+    };
+    let fit = |set: &[Anchor]| {
+        let (object, camera): (Vec<_>, Vec<_>) = set.iter().map(|a| (a.object, a.camera)).unzip();
+        rigid_fit(&object, &camera)
+    };
+    let mut rng = Pcg64::seed_from_u64(anchors.len() as u64);
+    let mut best: Vec<Anchor> = Vec::new();
+    for _ in 0..cfg.ransac_iterations {
+        let picks = [0; 3].map(|_| anchors[rng.random_range(0..anchors.len())]);
+        // A triple must span a triangle (and match distances) to fix a rotation.
+        let spread = (picks[1].object - picks[0].object).cross(&(picks[2].object - picks[0].object)).norm();
+        let consistent = (0..3).all(|i| {
+            let (a, b) = (&picks[i], &picks[(i + 1) % 3]);
+            ((a.object - b.object).norm() - (a.camera - b.camera).norm()).abs() < tolerance
+        });
+        if spread < 1e-4 || !consistent {
+            continue;
+        }
+        let Some(pose) = fit(&picks) else { continue };
+        let inliers = inliers_of(&pose);
+        if inliers.len() > best.len() {
+            best = inliers;
+        }
+    }
+    if best.len() < min {
+        return None;
+    }
+    let pose = fit(&best)?;
+    let inliers = inliers_of(&pose);
+    (inliers.len() >= min).then_some(FeaturePose { pose, inliers })
+}
