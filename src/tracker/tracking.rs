@@ -293,7 +293,7 @@ impl FrameTracker {
         Ok((result, mask, Some(candidate)))
     }
 
-    /// Constant-velocity prediction from the last two poses, damped.
+    /// Constant-velocity prediction from the last two poses, damped (the rotation by its own factor).
     fn predict(&self) -> Pose {
         let n = self.previous.len();
         let last = self.previous[n - 1];
@@ -302,9 +302,9 @@ impl FrameTracker {
             return last;
         }
         let motion = last * self.previous[n - 2].inverse();
-        let damping = self.cfg.tracking.velocity_damping as f64;
-        let rotation = UnitQuaternion::identity().slerp(&motion.rotation, damping);
-        Pose::from_parts(Translation3::from(motion.translation.vector * damping), rotation) * last
+        let t = &self.cfg.tracking;
+        let rotation = UnitQuaternion::identity().slerp(&motion.rotation, t.angular_velocity_damping as f64);
+        Pose::from_parts(Translation3::from(motion.translation.vector * t.velocity_damping as f64), rotation) * last
     }
 
     /// The pose feature matches to keyframes agree on, and the matches that agree: against the
