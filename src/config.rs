@@ -199,9 +199,12 @@ pub struct TrackingConfig {
     pub relocalise_after_frames: u32,
     /// Only frames whose model agreement reaches this become keyframe candidates and seed the model.
     pub keyframe_min_agreement: f32,
-    /// Re-localisation replaces the tracked pose only with one whose depth plus grey-level agreement is
-    /// larger by this much.
+    /// A re-localised pose far from the last one (see `relocalise_near_deg`) must have a depth plus
+    /// grey-level agreement larger by this much than the best near it.
     pub relocalise_margin: f32,
+    /// Re-localised poses within this of the last pose (degrees) compete on score alone; farther ones must
+    /// beat the best of them by `relocalise_margin`.
+    pub relocalise_near_deg: f32,
     /// Tracking is lost when the object mask has fewer pixels than this share of its first-frame area.
     pub lost_mask_ratio: f32,
     /// Each frame's pose starts from the constant-velocity prediction: the previous translation, damped by
@@ -240,6 +243,7 @@ impl Default for TrackingConfig {
             relocalise_after_frames: 3,
             keyframe_min_agreement: 0.7,
             relocalise_margin: 0.2,
+            relocalise_near_deg: 30.0,
             lost_mask_ratio: 0.03,
             velocity_damping: 0.8,
             angular_velocity_damping: 0.0,

@@ -327,7 +327,8 @@ impl FrameTracker {
     }
 
     /// Re-localisation after a loss: ICP from the pose feature matches against every keyframe agree on, from
-    /// every keyframe pose and from rotations of the last pose about each axis; the best wins.
+    /// every keyframe pose and from rotations of the last pose about each axis; the best wins, and one far
+    /// from the last pose only by a margin.
     fn relocalise(&self, obs: &Observation, features: &[Feature], current: IcpResult) -> IcpResult {
         let Some(model) = &self.model else { return current };
         let last = *self.previous.last().expect("tracking has started");
@@ -336,7 +337,7 @@ impl FrameTracker {
         let obs = Observation { anchors: &anchors, ..*obs };
         let mut guesses: Vec<Pose> = self.keyframe_poses.clone();
         for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
-            for angle in [-90f64, -45.0, 45.0, 90.0, 180.0] {
+            for angle in [-90f64, -45.0, -15.0, 15.0, 45.0, 90.0, 180.0] {
                 let turn = UnitQuaternion::from_scaled_axis(axis * angle.to_radians());
                 guesses.push(Pose::from_parts(last.translation, turn * last.rotation));
             }
@@ -355,19 +356,23 @@ impl FrameTracker {
             let centre = facing.iter().sum::<Vector3<f64>>() / facing.len().max(1) as f64;
             (!facing.is_empty()).then(|| Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation))
         };
-        let starts = found.map(|f| f.pose).into_iter().chain(guesses.into_iter().filter_map(moved));
-        let mut best = current;
-        // A turned pose of a symmetric shape can fit nearly as well as the right one: a jump must win clearly.
-        let margin = self.cfg.tracking.relocalise_margin as f64;
+        let feature_pose = found.map(|f| f.pose);
+        let starts = feature_pose.into_iter().chain(guesses.into_iter().filter_map(moved));
+        let trials: Vec<IcpResult> = starts.map(|start| align(&obs, model, &start, &self.cfg.tracking)).collect();
+        let t = &self.cfg.tracking;
         let score = |r: &IcpResult| r.agreement + r.photo_agreement;
-        let mut best_score = score(&current) + margin;
-        for start in starts {
-            let trial = align(&obs, model, &start, &self.cfg.tracking);
-            // ... and explain the observed points at least as well: a pose that shows the camera only the
-            // model's best faces can agree with the frame more while explaining less of it.
-            if score(&trial) > best_score && trial.inlier_ratio >= current.inlier_ratio {
-                best_score = score(&trial);
-                best = trial;
+        let near = |r: &IcpResult| rotation_between_deg(&r.pose, &last) < t.relocalise_near_deg as f64;
+        // Near the last pose, the best fit wins.
+        let mut best = trials.iter().filter(|r| near(r)).fold(current, |best, r| if score(r) > score(&best) { *r } else { best });
+        // A turned pose of a symmetric shape can fit nearly as well as the right one, or better where the model
+        // lacks the face coming into view and has its twin: a box's opposite sides carry the same print. So a
+        // jump must win clearly over the best fit near the last pose, explain the observed points at least as
+        // well, and, unless tracking was lost (the object hidden), agree with the feature matches.
+        let (near_score, near_inliers) = (score(&best) + t.relocalise_margin as f64, best.inlier_ratio);
+        let supported = |r: &IcpResult| self.lost || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64);
+        for r in trials.iter().filter(|r| !near(r) && supported(r)) {
+            if score(r) > near_score.max(score(&best)) && r.inlier_ratio >= near_inliers {
+                best = *r;
             }
         }
         best
