@@ -107,6 +107,8 @@ pub struct FrameTracker {
     last_candidate: Option<Pose>,
     next_seq: u64,
     lost: bool,
+    /// The object was hidden (too small a mask) since tracking last held: where it comes back, any pose may be.
+    hidden: bool,
     /// Consecutive frames whose fit fell below the lost threshold.
     weak_streak: u32,
     /// Every candidate's features (camera frame) with its seq and pose, refined as mapping publishes poses.
@@ -132,6 +134,7 @@ impl FrameTracker {
             last_candidate: None,
             next_seq: 0,
             lost: false,
+            hidden: false,
             weak_streak: 0,
             keyframe_features: Vec::new(),
             fitter,
@@ -242,6 +245,7 @@ impl FrameTracker {
             tracing::info!(frame = %frame.id, inlier_ratio = best.inlier_ratio, "{}", if lost { "tracking lost" } else { "tracking recovered" });
         }
         self.lost = lost;
+        self.hidden = lost && (occluded || self.hidden);
         self.previous.push(pose);
 
         let t_kf = Instant::now();
@@ -367,9 +371,9 @@ impl FrameTracker {
         // A turned pose of a symmetric shape can fit nearly as well as the right one, or better where the model
         // lacks the face coming into view and has its twin: a box's opposite sides carry the same print. So a
         // jump must win clearly over the best fit near the last pose, explain the observed points at least as
-        // well, and, unless tracking was lost (the object hidden), agree with the feature matches.
+        // well, and, unless the object was hidden, agree with the feature matches.
         let (near_score, near_inliers) = (score(&best) + t.relocalise_margin as f64, best.inlier_ratio);
-        let supported = |r: &IcpResult| self.lost || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64);
+        let supported = |r: &IcpResult| self.hidden || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64);
         for r in trials.iter().filter(|r| !near(r) && supported(r)) {
             if score(r) > near_score.max(score(&best)) && r.inlier_ratio >= near_inliers {
                 best = *r;
