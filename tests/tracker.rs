@@ -92,6 +92,19 @@ fn config_files_override_single_keys_and_refuse_unknown_ones() {
     assert!(err.contains("bad.toml") && err.contains("trackng"), "{err}");
 }
 
+/// Runs `splatrack replay` on `source` with the config file `cfg`, writing to `out`; panics with its stderr
+/// if it fails.
+fn replay(source: &str, cfg: &std::path::Path, out: &std::path::Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_splatrack"))
+        .args(["replay", "--source", source, "--quiet", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn replay_writes_poses_model_keyframes_and_a_scored_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -99,14 +112,7 @@ fn replay_writes_poses_model_keyframes_and_a_scored_report() {
     // 320×240 frames, mapped at 160×120 with short optimisation steps (lavapipe).
     std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 5\npose_iterations = 3\n").unwrap();
     let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_splatrack"))
-        .args(["replay", "--source", "synthetic:box,robot,0,24,320x240", "--quiet", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    replay("synthetic:box,robot,0,24,320x240", &cfg, &out);
     assert_eq!(std::fs::read_dir(out.join("ob_in_cam")).unwrap().count(), 24);
     let model = splatrack::splats::ply::read_ply(&out.join("model.ply")).unwrap();
     assert!(model.len() > 100, "a model was built: {} surfels", model.len());
@@ -228,14 +234,7 @@ fn a_lockstep_replay_gives_the_same_poses_every_run() {
     std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 3\npose_iterations = 2\nlockstep = true\n").unwrap();
     let poses = |name: &str| {
         let out = dir.path().join(name);
-        let o = Command::new(env!("CARGO_BIN_EXE_splatrack"))
-            .args(["replay", "--source", "synthetic:mug,inhand,1,20,320x240", "--quiet", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        replay("synthetic:mug,inhand,1,20,320x240", &cfg, &out);
         let mut files: Vec<_> = std::fs::read_dir(out.join("ob_in_cam")).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect::<Vec<_>>()

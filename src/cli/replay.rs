@@ -47,6 +47,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Default, Serialize)]
 struct MeanTimes {
     mask_ms: f64,
+    features_ms: f64,
     icp_ms: f64,
     relocalise_ms: f64,
     fine_ms: f64,
@@ -60,6 +61,7 @@ impl MeanTimes {
         let mean = |f: fn(&StageTimes) -> f64| times.iter().map(f).sum::<f64>() / n;
         Self {
             mask_ms: mean(|t| t.mask_ms),
+            features_ms: mean(|t| t.features_ms),
             icp_ms: mean(|t| t.icp_ms),
             relocalise_ms: mean(|t| t.relocalise_ms),
             fine_ms: mean(|t| t.fine_ms),

@@ -111,6 +111,8 @@ pub struct FrameTracker {
     hidden: bool,
     /// Consecutive frames whose fit fell below the lost threshold.
     weak_streak: u32,
+    /// The last frame was re-localised or recovered: its pose may be a jump, not motion.
+    jumped: bool,
     /// Every candidate's features (camera frame) with its seq and pose, refined as mapping publishes poses.
     keyframe_features: Vec<(u64, Pose, Vec<Feature>)>,
     fitter: Option<Fitter>,
@@ -136,6 +138,7 @@ impl FrameTracker {
             lost: false,
             hidden: false,
             weak_streak: 0,
+            jumped: false,
             keyframe_features: Vec::new(),
             fitter,
         }
@@ -245,6 +248,7 @@ impl FrameTracker {
             tracing::info!(frame = %frame.id, inlier_ratio = best.inlier_ratio, "{}", if lost { "tracking lost" } else { "tracking recovered" });
         }
         self.lost = lost;
+        self.jumped = recovered || times.relocalise_ms > 0.0;
         self.hidden = lost && (occluded || self.hidden);
         self.previous.push(pose);
 
@@ -301,8 +305,9 @@ impl FrameTracker {
     fn predict(&self) -> Pose {
         let n = self.previous.len();
         let last = self.previous[n - 1];
-        // After a poor fit the last motion is not to be trusted: extrapolating it would run away.
-        if n < 2 || self.lost || self.weak_streak > 0 {
+        // After a poor fit or a re-localisation the last motion is not to be trusted: extrapolating it would
+        // run away.
+        if n < 2 || self.lost || self.weak_streak > 0 || self.jumped {
             return last;
         }
         let motion = last * self.previous[n - 2].inverse();
