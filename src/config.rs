@@ -205,6 +205,9 @@ pub struct TrackingConfig {
     /// Re-localised poses within this of the last pose (degrees) compete on score alone; farther ones must
     /// beat the best of them by `relocalise_margin`.
     pub relocalise_near_deg: f32,
+    /// A far re-localised pose must also agree with the feature matches, unless the object was hidden or this
+    /// many fits in a row have been poor.
+    pub unsupported_jump_after_frames: u32,
     /// Tracking is lost when the object mask has fewer pixels than this share of its first-frame area.
     pub lost_mask_ratio: f32,
     /// Each frame's pose starts from the constant-velocity prediction: the previous translation, damped by
@@ -244,6 +247,7 @@ impl Default for TrackingConfig {
             keyframe_min_agreement: 0.7,
             relocalise_margin: 0.2,
             relocalise_near_deg: 30.0,
+            unsupported_jump_after_frames: 10,
             lost_mask_ratio: 0.03,
             velocity_damping: 0.8,
             angular_velocity_damping: 0.0,

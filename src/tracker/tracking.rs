@@ -336,7 +336,7 @@ impl FrameTracker {
     }
 
     /// Re-localisation after a loss: ICP from the pose feature matches against every keyframe agree on, from
-    /// every keyframe pose and from rotations of the last pose about each axis; the best wins, and one far
+    /// every keyframe pose, and from the last pose and its rotations about each axis; the best wins, and one far
     /// from the last pose only by a margin.
     fn relocalise(&self, obs: &Observation, features: &[Feature], current: IcpResult) -> IcpResult {
         let Some(model) = &self.model else { return current };
@@ -344,7 +344,7 @@ impl FrameTracker {
         let found = self.feature_pose(features, None);
         let anchors = found.as_ref().map(|f| f.inliers.clone()).unwrap_or_default();
         let obs = Observation { anchors: &anchors, ..*obs };
-        let mut guesses: Vec<Pose> = self.keyframe_poses.clone();
+        let mut guesses: Vec<Pose> = self.keyframe_poses.iter().copied().chain([last]).collect();
         for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
             for angle in [-90f64, -45.0, -15.0, 15.0, 45.0, 90.0, 180.0] {
                 let turn = UnitQuaternion::from_scaled_axis(axis * angle.to_radians());
@@ -376,9 +376,11 @@ impl FrameTracker {
         // A turned pose of a symmetric shape can fit nearly as well as the right one, or better where the model
         // lacks the face coming into view and has its twin: a box's opposite sides carry the same print. So a
         // jump must win clearly over the best fit near the last pose, explain the observed points at least as
-        // well, and, unless the object was hidden, agree with the feature matches.
+        // well, and agree with the feature matches, unless the object was hidden or the fit has been poor for
+        // long (then any pose may be).
         let (near_score, near_inliers) = (score(&best) + t.relocalise_margin as f64, best.inlier_ratio);
-        let supported = |r: &IcpResult| self.hidden || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64);
+        let free = self.hidden || self.weak_streak >= t.unsupported_jump_after_frames;
+        let supported = |r: &IcpResult| free || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64);
         for r in trials.iter().filter(|r| !near(r) && supported(r)) {
             if score(r) > near_score.max(score(&best)) && r.inlier_ratio >= near_inliers {
                 best = *r;
