@@ -34,6 +34,13 @@ pub struct KeyframeCandidate {
     pub view: RgbdFrame,
 }
 
+/// A keyframe candidate's features (camera frame) and the candidate's object-to-camera pose.
+struct KeyframeFeatures {
+    seq: u64,
+    pose: Pose,
+    features: Vec<Feature>,
+}
+
 /// Milliseconds each stage of one frame took.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageTimes {
@@ -113,8 +120,8 @@ pub struct FrameTracker {
     weak_streak: u32,
     /// The last frame was re-localised or recovered: its pose may be a jump, not motion.
     jumped: bool,
-    /// Every candidate's features (camera frame) with its seq and pose, refined as mapping publishes poses.
-    keyframe_features: Vec<(u64, Pose, Vec<Feature>)>,
+    /// Every candidate's features, with its pose refined as mapping publishes poses.
+    keyframe_features: Vec<KeyframeFeatures>,
     fitter: Option<Fitter>,
 }
 
@@ -161,8 +168,8 @@ impl FrameTracker {
         self.local_seeds.retain(|(seq, _)| *seq > map.incorporated_seq);
         self.keyframe_poses = map.keyframes.iter().map(|k| k.pose).collect();
         for k in &map.keyframes {
-            if let Some(entry) = self.keyframe_features.iter_mut().find(|(seq, _, _)| *seq == k.seq) {
-                entry.1 = k.pose;
+            if let Some(entry) = self.keyframe_features.iter_mut().find(|f| f.seq == k.seq) {
+                entry.pose = k.pose;
             }
         }
         self.rebuild_index();
@@ -320,16 +327,16 @@ impl FrameTracker {
     /// `match_keyframes` keyframes whose view is nearest `near`, or all of them; None when too few agree.
     fn feature_pose(&self, features: &[Feature], near: Option<&Pose>) -> Option<FeaturePose> {
         let cfg = &self.cfg.features;
-        let mut keyframes: Vec<&(u64, Pose, Vec<Feature>)> = self.keyframe_features.iter().collect();
+        let mut keyframes: Vec<&KeyframeFeatures> = self.keyframe_features.iter().collect();
         if let Some(near) = near {
-            keyframes.sort_by(|a, b| rotation_between_deg(&a.1, near).total_cmp(&rotation_between_deg(&b.1, near)));
+            keyframes.sort_by(|a, b| rotation_between_deg(&a.pose, near).total_cmp(&rotation_between_deg(&b.pose, near)));
             keyframes.truncate(cfg.match_keyframes as usize);
         }
         let reference: Vec<(Vector3<f64>, Descriptor)> = keyframes
             .iter()
-            .flat_map(|(_, pose, features)| {
-                let to_object = pose.inverse();
-                features.iter().map(move |f| ((to_object * Point3::from(f.point)).coords, f.descriptor))
+            .flat_map(|k| {
+                let to_object = k.pose.inverse();
+                k.features.iter().map(move |f| ((to_object * Point3::from(f.point)).coords, f.descriptor))
             })
             .collect();
         ransac_pose(&match_features(features, &reference, cfg), cfg)
@@ -414,7 +421,8 @@ impl FrameTracker {
         let model = self.model.as_ref();
         let covered = |x: u32, y: u32| model.zip(view.back_project(x, y)).is_some_and(|(m, p)| m.covers(&(to_object * Point3::from(p)).coords, cover));
         let seeds = seed_from_frame(&view, &pose, &self.cfg.seed, Some(&covered));
-        self.keyframe_features.push((seq, pose, detect(frame, mask, &self.cfg.features)));
+        // Detected again inside the final mask: the frame's own features came from the generous predicted one.
+        self.keyframe_features.push(KeyframeFeatures { seq, pose, features: detect(frame, mask, &self.cfg.features) });
         self.local_seeds.push((seq, seeds));
         self.rebuild_index();
         let info = KeyframeInfo { seq, frame_index: index, frame_id: frame.id.clone(), bin: 0, mask_area: area, pose };
