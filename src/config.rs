@@ -216,8 +216,8 @@ pub struct TrackingConfig {
     /// ... and the previous rotation, damped by this. 0: rotation is not extrapolated. A spurious turn about
     /// an axis of symmetry (a bottle's), which neither depth nor plain print can check, would be extrapolated
     /// frame after frame; ICP's basin covers the true turn of a frame (≤ 3° at 90°/s). Over the six 300-frame
-    /// synthetic sequences, two seeds: mean ADD-S / ADD 94.3 / 60.6 at 0.8, 95.7 / 60.9 at 0.5, 96.3 / 67.4
-    /// at 0.
+    /// synthetic sequences, two seeds: mean ADD-S / ADD 94.3 / 60.6 at 0.8, 96.3 / 67.4 at 0 (with
+    /// translation damped by 0.8 in both; both factors at 0.5: 95.7 / 60.9, both at 0: 96.2 / 66.7).
     pub angular_velocity_damping: f32,
     /// Fine-pose iterations of the differentiable renderer on the current frame (surfels frozen); 0 skips.
     pub fine_iterations: u32,
