@@ -106,25 +106,31 @@ pub fn detect(frame: &RgbdFrame, mask: &Mask, cfg: &FeatureConfig) -> Vec<Featur
     let mut corners = local_maxima(&corners, cfg.nms_radius_px);
     corners.sort_by(|a, b| b.score.total_cmp(&a.score));
     let smooth = box_filter(&grey, SMOOTH_RADIUS, SMOOTH_RADIUS);
+    let search = depth_search_offsets();
     let mut out = Vec::new();
     for c in corners {
         if out.len() >= cfg.max_features as usize {
             break;
         }
-        let Some(point) = depth_near(frame, x0 + c.x, y0 + c.y) else { continue };
+        let Some(point) = depth_near(frame, x0 + c.x, y0 + c.y, &search) else { continue };
         out.push(Feature { point, descriptor: describe(&grey, &smooth, c.x as i32, c.y as i32) });
     }
     out
 }
 
-/// Depth sensors lose dark print, where corners sit: the camera point at (x, y), or else at the nearest pixel
-/// within `DEPTH_SEARCH_PX` that has depth.
-fn depth_near(frame: &RgbdFrame, x: u32, y: u32) -> Option<Vector3<f64>> {
-    let (w, h) = frame.depth_m.dimensions();
+/// Pixel offsets within `DEPTH_SEARCH_PX`, nearest first.
+fn depth_search_offsets() -> Vec<(i64, i64)> {
     let r = DEPTH_SEARCH_PX as i64;
     let mut offsets: Vec<(i64, i64)> = (-r..=r).flat_map(|dy| (-r..=r).map(move |dx| (dx, dy))).collect();
     offsets.sort_by_key(|(dx, dy)| dx * dx + dy * dy);
-    offsets.into_iter().find_map(|(dx, dy)| {
+    offsets
+}
+
+/// Depth sensors lose dark print, where corners sit: the camera point at (x, y), or else at the nearest pixel
+/// (trying `offsets` in order) that has depth.
+fn depth_near(frame: &RgbdFrame, x: u32, y: u32, offsets: &[(i64, i64)]) -> Option<Vector3<f64>> {
+    let (w, h) = frame.depth_m.dimensions();
+    offsets.iter().find_map(|&(dx, dy)| {
         let (px, py) = (x as i64 + dx, y as i64 + dy);
         if px < 0 || py < 0 || px >= w as i64 || py >= h as i64 {
             return None;
