@@ -331,8 +331,9 @@ pub struct MappingConfig {
     /// Surfels are seeded where the model's rendered alpha is below this.
     pub seed_alpha_below: f32,
     /// Tracking waits for the mapping worker to take in and optimise each keyframe candidate before the next
-    /// frame, so that a replay gives the same result every run (it does not otherwise: what the tracker sees
-    /// depends on how far mapping got). Slower; for evaluation and debugging, not live cameras.
+    /// frame, so that a replay gives the same result every run, up to the last bits that the GPU's atomic
+    /// gradient sums leave to chance (it does not otherwise: what the tracker sees depends on how far mapping
+    /// got). Slower; for evaluation and debugging, not live cameras.
     pub lockstep: bool,
 }
 

@@ -237,9 +237,16 @@ fn a_lockstep_replay_gives_the_same_poses_every_run() {
         replay("synthetic:mug,inhand,1,20,320x240", &cfg, &out);
         let mut files: Vec<_> = std::fs::read_dir(out.join("ob_in_cam")).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
-        files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect::<Vec<_>>()
+        let parse = |f: &std::path::PathBuf| -> Vec<f64> {
+            std::fs::read_to_string(f).unwrap().split_whitespace().map(|v| v.parse().unwrap()).collect()
+        };
+        files.iter().map(parse).collect::<Vec<_>>()
     };
     let (a, b) = (poses("a"), poses("b"));
     assert_eq!(a.len(), 20);
-    assert_eq!(a, b, "tracking waited for mapping at every keyframe, so both runs saw the same models");
+    // The GPU sums gradients with atomics, so the order of float additions (and the last bits of the model)
+    // vary between runs: poses agree to about 1e-9. Without lockstep they differ by degrees and millimetres,
+    // as the tracker sees whatever model mapping has reached by then.
+    let worst = a.iter().zip(&b).flat_map(|(p, q)| p.iter().zip(q).map(|(x, y)| (x - y).abs())).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "tracking waited for mapping at every keyframe, yet the poses differ by {worst:e} (rotation entries or metres)");
 }
