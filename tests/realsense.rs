@@ -171,8 +171,14 @@ fn record(frames: &[RgbdFrame], file: &Path) {
             check(e, "inject colour");
             drain();
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        drain();
+        // Every injected frame must have gone through the recorder (the SDK releases it then) before the
+        // sensors stop; on a loaded machine the recorder's thread lags well behind.
+        let waiting = std::time::Instant::now();
+        while RELEASED.load(Ordering::SeqCst) - start < 2 * frames.len() {
+            drain();
+            assert!(waiting.elapsed().as_secs() < 20, "the recorder stopped releasing frames");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         for (sensor, profiles) in opened {
             sys::rs2_stop(sensor, &mut e);
             check(e, "stop");
