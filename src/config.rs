@@ -170,6 +170,10 @@ pub struct TrackingConfig {
     pub icp_max_distance_m: [f32; 3],
     /// Gauss-Newton iterations per stage.
     pub icp_iterations: u32,
+    /// Levenberg-Marquardt damping of each Gauss-Newton step, as a share of the normal matrix's trace. At
+    /// 1e-6 a bottle's turn about its axis, which depth barely constrains, walked off on noise each frame
+    /// and the fit was thrown back to its start; 1e-2 holds the pose back.
+    pub icp_damping: f32,
     /// A correspondence counts only where the observed and model normals differ by less than this (degrees):
     /// points on a face the model does not have yet must not pull on the faces next to it.
     pub normal_agreement_deg: f32,
@@ -179,6 +183,10 @@ pub struct TrackingConfig {
     /// Photometric residuals (grey levels 0–1 of model surfels against the frame) count as this many metres;
     /// 0 turns the term off.
     pub photometric_weight_m: f32,
+    /// Texture is compared as each surfel's grey level minus the mean of its neighbours within this radius
+    /// (metres), on the model and in the frame alike: shading and highlights, which change smoothly across
+    /// the surface and move with the light, cancel; print does not.
+    pub texture_radius_m: f32,
     /// Weight of the silhouette residual (model points outside the observed mask, in metres at their depth)
     /// next to the depth residuals; 0 turns it off.
     pub silhouette_weight: f32,
@@ -234,9 +242,11 @@ impl Default for TrackingConfig {
             normal_baseline_px: 8,
             icp_max_distance_m: [0.03, 0.012, 0.006],
             icp_iterations: 6,
+            icp_damping: 1e-4,
             normal_agreement_deg: 45.0,
             color_weight_m: 0.02,
             photometric_weight_m: 0.04,
+            texture_radius_m: 0.012,
             silhouette_weight: 1.0,
             anchor_weight: 10.0,
             inlier_distance_m: 0.005,
@@ -267,6 +277,8 @@ pub struct FeatureConfig {
     pub nms_radius_px: u32,
     /// At most this many corners per frame, strongest first.
     pub max_features: u32,
+    /// Corners nearer the mask's edge than this (pixels) are left out: their patches straddle the outline.
+    pub mask_margin_px: u32,
     /// A match's descriptors differ in at most this many of 256 bits.
     pub max_hamming: u32,
     /// ... and the best match is nearer than this share of the second best (Lowe's ratio test).
@@ -276,9 +288,12 @@ pub struct FeatureConfig {
     pub match_keyframes: u32,
     /// Random triples tried by RANSAC.
     pub ransac_iterations: u32,
-    /// A match agrees with a pose when its points lie within this of each other (metres); depth noise and
-    /// the corner's pixel spread both count.
+    /// A match agrees with a pose when the posed object point lies within this (metres) of the ray through
+    /// its corner, and within four times this of the corner's depth (see `features::agrees`).
     pub inlier_distance_m: f32,
+    /// ... and, once the best pose is fitted to the rays through the corners, within this across the ray:
+    /// the matches kept (a neighbouring block of repeated print lands a few pixels off).
+    pub refined_inlier_distance_m: f32,
     /// Fewer agreeing matches than this give no feature pose.
     pub min_inliers: u32,
 }
@@ -288,12 +303,14 @@ impl Default for FeatureConfig {
         Self {
             fast_threshold: 12,
             nms_radius_px: 2,
+            mask_margin_px: 8,
             max_features: 400,
             max_hamming: 80,
             ratio: 0.9,
             match_keyframes: 4,
             ransac_iterations: 200,
-            inlier_distance_m: 0.008,
+            inlier_distance_m: 0.003,
+            refined_inlier_distance_m: 0.0015,
             min_inliers: 12,
         }
     }

@@ -12,11 +12,12 @@ use image::GrayImage;
 use imageproc::corners::corners_fast9;
 use imageproc::filter::box_filter;
 use imageproc::suppress::local_maxima;
-use nalgebra::{Point3, Vector3};
+use nalgebra::{Matrix6, Point3, Vector3, Vector6};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use super::geometry::rigid_fit;
+use super::geometry::{ray_jacobians, rigid_fit};
+use crate::reference::optim::apply_twist;
 use crate::config::FeatureConfig;
 use crate::frame::{Mask, Pose, RgbdFrame};
 
@@ -101,7 +102,7 @@ pub fn detect(frame: &RgbdFrame, mask: &Mask, cfg: &FeatureConfig) -> Vec<Featur
     let inside = |x: u32, y: u32| x >= BORDER && y >= BORDER && x < w - BORDER && y < h - BORDER;
     let corners: Vec<_> = corners_fast9(&grey, cfg.fast_threshold)
         .into_iter()
-        .filter(|c| inside(c.x, c.y) && mask.get_pixel(x0 + c.x, y0 + c.y)[0] > 0)
+        .filter(|c| inside(c.x, c.y) && well_inside(mask, x0 + c.x, y0 + c.y, cfg.mask_margin_px))
         .collect();
     let mut corners = local_maxima(&corners, cfg.nms_radius_px);
     corners.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -116,6 +117,19 @@ pub fn detect(frame: &RgbdFrame, mask: &Mask, cfg: &FeatureConfig) -> Vec<Featur
         out.push(Feature { point, descriptor: describe(&grey, &smooth, c.x as i32, c.y as i32) });
     }
     out
+}
+
+/// Whether the mask holds (x, y) and the ring of eight pixels `margin` away from it. Corners on the outline
+/// (object against background or hand) stay put while the object turns about its axis: matched, they hold
+/// the pose back.
+fn well_inside(mask: &Mask, x: u32, y: u32, margin: u32) -> bool {
+    let (w, h) = (mask.width() as i64, mask.height() as i64);
+    let r = margin as i64;
+    let d = (margin as f64 * std::f64::consts::FRAC_1_SQRT_2).round() as i64;
+    [(0, 0), (r, 0), (-r, 0), (0, r), (0, -r), (d, d), (d, -d), (-d, d), (-d, -d)].iter().all(|&(dx, dy)| {
+        let (px, py) = (x as i64 + dx, y as i64 + dy);
+        px >= 0 && py >= 0 && px < w && py < h && mask.get_pixel(px as u32, py as u32)[0] > 0
+    })
 }
 
 /// Pixel offsets within `DEPTH_SEARCH_PX`, nearest first.
@@ -198,17 +212,62 @@ pub fn match_features(current: &[Feature], reference: &[(Vector3<f64>, Descripto
     out
 }
 
-/// The pose most matches agree on (within `inlier_distance_m`): rigid fits to random triples, the best refit
-/// to its inliers. None with fewer than `min_inliers` agreeing.
+/// Whether `pose` puts the anchor's object point on the ray through its corner (within `tolerance` metres
+/// across the ray) at about its depth (within `DEPTH_TOLERANCE` times that along it): the corner's pixel is
+/// sharper than its depth, which is noisy and, on dark print, borrowed from a neighbour.
+pub fn agrees(anchor: &Anchor, pose: &Pose, tolerance: f64) -> bool {
+    let diff = (pose * Point3::from(anchor.object)).coords - anchor.camera;
+    let ray = anchor.camera.normalize();
+    let along = diff.dot(&ray);
+    along.abs() < DEPTH_TOLERANCE * tolerance && (diff - ray * along).norm() < tolerance
+}
+
+/// Normalised image-plane offsets (x/z, y/z) of camera-frame point `p` from the ray through camera-frame
+/// point `seen`; None when either lies behind the camera.
+pub fn ray_offsets(p: &Vector3<f64>, seen: &Vector3<f64>) -> Option<[f64; 2]> {
+    (p.z > 0.0 && seen.z > 0.0).then(|| [p.x / p.z - seen.x / seen.z, p.y / p.z - seen.y / seen.z])
+}
+
+/// Moves `pose` so that the anchors' object points project onto their corners (Gauss-Newton on the offsets
+/// of [`ray_offsets`]): a fit to three-dimensional points inherits their noisy depth, a fit to rays does not.
+/// Depth still enters, weakly, so that a few anchors cannot slide the object along the rays.
+fn refine_on_rays(pose: Pose, anchors: &[Anchor]) -> Pose {
+    let mut pose = pose;
+    for _ in 0..REFINE_ITERATIONS {
+        let (mut h, mut g) = (Matrix6::<f64>::zeros(), Vector6::<f64>::zeros());
+        for a in anchors {
+            let p = (pose * Point3::from(a.object)).coords;
+            let Some([rx, ry]) = ray_offsets(&p, &a.camera) else { continue };
+            let (jx, jy) = ray_jacobians(&p);
+            let depth = Vector6::new(0.0, 0.0, 1.0, p.y, -p.x, 0.0) * DEPTH_WEIGHT;
+            for (j, r) in [(jx * p.z, rx * p.z), (jy * p.z, ry * p.z), (depth, (p.z - a.camera.z) * DEPTH_WEIGHT)] {
+                h += j * j.transpose();
+                g -= j * r;
+            }
+        }
+        let Some(step) = h.cholesky().map(|c| c.solve(&g)) else { break };
+        pose = apply_twist(&pose, [step[0], step[1], step[2], step[3], step[4], step[5]]);
+    }
+    pose
+}
+
+/// Gauss-Newton steps of [`refine_on_rays`].
+const REFINE_ITERATIONS: usize = 5;
+/// Weight of an anchor's depth against its place across the ray in [`refine_on_rays`].
+const DEPTH_WEIGHT: f64 = 0.1;
+
+/// How much looser an anchor's depth is checked than its place across the ray.
+const DEPTH_TOLERANCE: f64 = 4.0;
+
+/// The pose most matches agree on (see [`agrees`]): rigid fits to random triples, the best refit to its
+/// inliers. None with fewer than `min_inliers` agreeing.
 pub fn ransac_pose(anchors: &[Anchor], cfg: &FeatureConfig) -> Option<FeaturePose> {
     let min = cfg.min_inliers.max(3) as usize;
     if anchors.len() < min {
         return None;
     }
     let tolerance = cfg.inlier_distance_m as f64;
-    let inliers_of = |pose: &Pose| -> Vec<Anchor> {
-        anchors.iter().filter(|a| ((pose * Point3::from(a.object)).coords - a.camera).norm() < tolerance).copied().collect()
-    };
+    let inliers_of = |pose: &Pose| -> Vec<Anchor> { anchors.iter().filter(|a| agrees(a, pose, tolerance)).copied().collect() };
     let fit = |set: &[Anchor]| {
         let (object, camera): (Vec<_>, Vec<_>) = set.iter().map(|a| (a.object, a.camera)).unzip();
         rigid_fit(&object, &camera)
@@ -221,7 +280,7 @@ pub fn ransac_pose(anchors: &[Anchor], cfg: &FeatureConfig) -> Option<FeaturePos
         let spread = (picks[1].object - picks[0].object).cross(&(picks[2].object - picks[0].object)).norm();
         let consistent = (0..3).all(|i| {
             let (a, b) = (&picks[i], &picks[(i + 1) % 3]);
-            ((a.object - b.object).norm() - (a.camera - b.camera).norm()).abs() < tolerance
+            ((a.object - b.object).norm() - (a.camera - b.camera).norm()).abs() < DEPTH_TOLERANCE * tolerance
         });
         if spread < 1e-4 || !consistent {
             continue;
@@ -235,7 +294,9 @@ pub fn ransac_pose(anchors: &[Anchor], cfg: &FeatureConfig) -> Option<FeaturePos
     if best.len() < min {
         return None;
     }
-    let pose = fit(&best)?;
-    let inliers = inliers_of(&pose);
-    (inliers.len() >= min).then_some(FeaturePose { pose, inliers })
+    // The winner's pose fitted to rays, then only the matches that land on their corners.
+    let pose = refine_on_rays(fit(&best)?, &best);
+    let tight = cfg.refined_inlier_distance_m as f64;
+    let inliers: Vec<Anchor> = anchors.iter().filter(|a| agrees(a, &pose, tight)).copied().collect();
+    (inliers.len() >= min).then(|| FeaturePose { pose: refine_on_rays(pose, &inliers), inliers })
 }

@@ -1,7 +1,7 @@
 //! Geometry the tracker shares between its stages: observed point clouds from masked depth, smaller copies of
 //! frames for the GPU, the object frame defined by the first frame, and view directions.
 
-use nalgebra::{Point3, Translation3, UnitQuaternion, Vector3};
+use nalgebra::{Point3, Translation3, UnitQuaternion, Vector3, Vector6};
 
 use crate::frame::{Intrinsics, Mask, Pose, RgbdFrame};
 
@@ -123,4 +123,15 @@ pub fn rigid_fit(object: &[Vector3<f64>], camera: &[Vector3<f64>]) -> Option<Pos
     d[(2, 2)] = (u * v_t).determinant().signum();
     let rotation = UnitQuaternion::from_matrix(&(u * d * v_t));
     Some(Pose::from_parts(Translation3::from(cc - rotation * co), rotation))
+}
+
+/// How the normalised image coordinates (x/z, y/z) of camera-frame point `p` change with a left twist
+/// (translation, rotation) of the pose that carries it.
+pub fn ray_jacobians(p: &Vector3<f64>) -> (Vector6<f64>, Vector6<f64>) {
+    let row = |j: Vector3<f64>| {
+        let pj = p.cross(&j);
+        Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z)
+    };
+    let z2 = p.z * p.z;
+    (row(Vector3::new(1.0 / p.z, 0.0, -p.x / z2)), row(Vector3::new(0.0, 1.0 / p.z, -p.y / z2)))
 }

@@ -4,8 +4,8 @@
 
 use nalgebra::{Matrix6, Point3, Vector3, Vector6};
 
-use super::features::Anchor;
-use super::geometry::Cloud;
+use super::features::{Anchor, ray_offsets};
+use super::geometry::{Cloud, ray_jacobians};
 use super::model_index::ModelIndex;
 use super::photometric::{IntensityPyramid, accumulate_photometric, brightness_gain};
 use super::silhouette::{MaskDistance, accumulate_silhouette};
@@ -94,8 +94,9 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             if used < 6 {
                 break;
             }
-            // A little damping keeps directions the cloud does not constrain (a plane seen face-on) still.
-            let damping = 1e-6 * h.trace().max(1e-12);
+            // Damping keeps directions the observation barely constrains (about a bottle's axis, along a face
+            // seen face-on) from wandering on noise.
+            let damping = cfg.icp_damping as f64 * h.trace().max(1e-12);
             let Some(step) = (h + Matrix6::identity() * damping).cholesky().map(|c| c.solve(&g)) else { break };
             pose = apply_twist(&pose, [step[0], step[1], step[2], step[3], step[4], step[5]]);
             if step.norm() < CONVERGED {
@@ -129,16 +130,18 @@ fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &
     *g += a * (r * w);
 }
 
-/// Adds the point-to-point residuals of feature anchors: each pulls the model point it saw towards where the
-/// camera sees it now, along each camera axis, `weight` times as hard as one depth point.
+/// Adds the reprojection residuals of feature anchors: each model point seen at a corner must lie on the ray
+/// through that corner, in x and in y (offsets on the image plane at the point's depth, in metres), `weight`
+/// times as hard as one depth point. The pixel is what a corner pins well; its depth is left to the dense
+/// terms.
 fn accumulate_anchors(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, anchors: &[Anchor], pose: &Pose, weight: f64, sigma: f64) {
     for a in anchors {
-        let m_c = (pose * Point3::from(a.object)).coords;
-        let diff = a.camera - m_c;
-        let w = weight * cauchy(diff.norm(), sigma);
-        for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
-            accumulate(h, g, &axis, &m_c, axis.dot(&diff), w);
-        }
+        let p = (pose * Point3::from(a.object)).coords;
+        let Some([rx, ry]) = ray_offsets(&p, &a.camera) else { continue };
+        let (jx, jy) = ray_jacobians(&p);
+        let w = weight * cauchy(p.z * rx.hypot(ry), sigma);
+        add_row(h, g, &(jx * p.z), rx * p.z, w);
+        add_row(h, g, &(jy * p.z), ry * p.z, w);
     }
 }
 
@@ -217,15 +220,25 @@ pub(super) fn add_image_residual(
     p: &Vector3<f64>,
     k: &crate::frame::Intrinsics,
     r: f64,
-    (gx, gy): (f64, f64),
+    gradient: (f64, f64),
     weight: f64,
     robust: f64,
 ) {
-    let j = Vector3::new(gx * k.fx / p.z, gy * k.fy / p.z, -(gx * k.fx * p.x + gy * k.fy * p.y) / (p.z * p.z));
-    let pj = p.cross(&j);
-    let a = Vector6::new(j.x, j.y, j.z, pj.x, pj.y, pj.z) * weight;
+    add_row(h, g, &(image_jacobian(p, k, gradient) * weight), r * weight, robust);
+}
+
+/// How an image value read at the projection of camera-frame point `p` changes with a left twist of the pose,
+/// where the image changes by (gx, gy) per pixel.
+pub(super) fn image_jacobian(p: &Vector3<f64>, k: &crate::frame::Intrinsics, (gx, gy): (f64, f64)) -> Vector6<f64> {
+    let (jx, jy) = ray_jacobians(p);
+    jx * (gx * k.fx) + jy * (gy * k.fy)
+}
+
+/// Adds residual `r` with Jacobian row `a` (both already weighted) to the normal equations, scaled by the
+/// robust weight.
+pub(super) fn add_row(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, a: &Vector6<f64>, r: f64, robust: f64) {
     *h += a * a.transpose() * robust;
-    *g -= a * (r * weight * robust);
+    *g -= a * (r * robust);
 }
 
 /// The Cauchy weight of a residual `r` at scale `sigma`.

@@ -1,6 +1,8 @@
 //! The model as the per-frame tracker sees it: surfel centres with their normals and colours in a k-d tree
 //! whose keys append the colour (scaled to metres), so correspondences prefer points that look alike.
 
+use std::num::NonZero;
+
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::Vector3;
 
@@ -16,8 +18,14 @@ pub struct ModelIndex {
     pub points: Vec<Vector3<f64>>,
     pub normals: Vec<Vector3<f64>>,
     pub colors: Vec<Vector3<f64>>,
+    /// Per surfel: the other surfels within the texture radius, nearest first (at most
+    /// [`MAX_NEIGHBOURS`]). Texture is compared against their mean (see [`super::photometric`]).
+    pub neighbours: Vec<Vec<u32>>,
     color_weight_m: f64,
 }
+
+/// Neighbours kept per surfel: enough for a steady local mean.
+pub const MAX_NEIGHBOURS: usize = 16;
 
 /// The model surfel nearest an observed point in position and colour.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +35,8 @@ pub struct Match {
 
 impl ModelIndex {
     /// Indexes the visible surfels of `splats`; None when there are none. `color_weight_m` is how many metres
-    /// a colour difference of 1 counts as.
-    pub fn new(splats: &Splats, color_weight_m: f64) -> Option<Self> {
+    /// a colour difference of 1 counts as; `texture_radius_m` bounds each surfel's neighbourhood.
+    pub fn new(splats: &Splats, color_weight_m: f64, texture_radius_m: f64) -> Option<Self> {
         let (mut points, mut normals, mut colors) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..splats.len() {
             if splats.opacity(i) < MIN_TRACKING_OPACITY {
@@ -45,7 +53,16 @@ impl ModelIndex {
         let keys: Vec<[f64; 6]> = points.iter().zip(&colors).map(|(p, c)| key(p, c, color_weight_m)).collect();
         let coords: Vec<[f64; 3]> = points.iter().map(|p| [p.x, p.y, p.z]).collect();
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
-        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, color_weight_m })
+        let limit = NonZero::new(MAX_NEIGHBOURS + 1).expect("not zero");
+        let neighbours = coords
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let around = positions.nearest_n_within::<SquaredEuclidean>(c, texture_radius_m * texture_radius_m, limit, true);
+                around.into_iter().map(|n| n.item as u32).filter(|&j| j as usize != i).take(MAX_NEIGHBOURS).collect()
+            })
+            .collect();
+        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, neighbours, color_weight_m })
     }
 
     /// Nearest surfel to object-frame point `p` of colour `c`.

@@ -182,7 +182,7 @@ impl FrameTracker {
             all.extend(seeds);
             origin.extend(std::iter::repeat_n(*seq, seeds.len()));
         }
-        self.model = ModelIndex::new(&all, self.cfg.tracking.color_weight_m as f64);
+        self.model = ModelIndex::new(&all, self.cfg.tracking.color_weight_m as f64, self.cfg.tracking.texture_radius_m as f64);
         (self.combined, self.combined_origin) = (Arc::new(all), Arc::new(origin));
     }
 
@@ -317,10 +317,14 @@ impl FrameTracker {
         if n < 2 || self.lost || self.weak_streak > 0 || self.jumped {
             return last;
         }
-        let motion = last * self.previous[n - 2].inverse();
+        let before = self.previous[n - 2];
         let t = &self.cfg.tracking;
-        let rotation = UnitQuaternion::identity().slerp(&motion.rotation, t.angular_velocity_damping as f64);
-        Pose::from_parts(Translation3::from(motion.translation.vector * t.velocity_damping as f64), rotation) * last
+        // The object's origin moves in a straight line and the object turns about it: composing the whole
+        // relative motion instead would turn it about the camera, and damping only that motion's rotation
+        // would leave the translation that turn implies (after a sudden turn, a jump of tens of centimetres).
+        let turn = UnitQuaternion::identity().slerp(&(last.rotation * before.rotation.inverse()), t.angular_velocity_damping as f64);
+        let shift = (last.translation.vector - before.translation.vector) * t.velocity_damping as f64;
+        Pose::from_parts(Translation3::from(last.translation.vector + shift), turn * last.rotation)
     }
 
     /// The pose feature matches to keyframes agree on, and the matches that agree: against the
@@ -457,4 +461,38 @@ pub fn fit_view(frame: &RgbdFrame, pose: Pose) -> FitView {
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker_after(poses: &[Pose]) -> FrameTracker {
+        let mut tracker = FrameTracker::new(Config::default(), None);
+        tracker.previous = poses.to_vec();
+        tracker
+    }
+
+    #[test]
+    fn a_turn_in_place_is_not_predicted_as_a_shift() {
+        // The object half a metre away turns 3° about its own origin between the last two frames.
+        let before = Pose::from_parts(Translation3::new(0.05, -0.02, 0.5), UnitQuaternion::identity());
+        let turn = UnitQuaternion::from_scaled_axis(Vector3::y() * 3f64.to_radians());
+        let last = Pose::from_parts(before.translation, turn * before.rotation);
+        let predicted = tracker_after(&[before, last]).predict();
+        let shift = (predicted.translation.vector - last.translation.vector).norm();
+        assert!(shift < 1e-9, "a turn about the object's own origin moved the prediction by {shift} m");
+        let damping = Config::default().tracking.angular_velocity_damping as f64;
+        let expected = 3.0 * damping;
+        assert!((rotation_between_deg(&predicted, &last) - expected).abs() < 1e-6, "the turn goes on, damped to {expected}°");
+    }
+
+    #[test]
+    fn a_steady_shift_is_extrapolated_damped() {
+        let before = Pose::from_parts(Translation3::new(0.0, 0.0, 0.5), UnitQuaternion::identity());
+        let last = Pose::from_parts(Translation3::new(0.01, 0.0, 0.5), UnitQuaternion::from_scaled_axis(Vector3::x() * 0.1));
+        let predicted = tracker_after(&[before, last]).predict();
+        let expected = 0.01 + 0.01 * Config::default().tracking.velocity_damping as f64;
+        assert!((predicted.translation.vector.x - expected).abs() < 1e-12, "{:?}", predicted.translation);
+    }
 }
