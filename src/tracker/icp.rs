@@ -104,10 +104,11 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             }
         }
     }
-    // A diverged solve (few correspondences, a pull from one term alone) is worse than where it started.
+    // A diverged solve (few correspondences, a pull from one term alone) is clearly worse than where it
+    // started; a hair fewer depth inliers is the price texture may ask for turning a shape depth cannot turn.
     let start = score(cloud, model, *init, cfg);
     let mut result = score(cloud, model, pose, cfg);
-    if result.inlier_ratio < start.inlier_ratio {
+    if result.inlier_ratio < start.inlier_ratio - cfg.diverged_inlier_drop as f64 {
         result = start;
         pose = *init;
     }
