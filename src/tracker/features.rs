@@ -222,25 +222,30 @@ pub fn agrees(anchor: &Anchor, pose: &Pose, tolerance: f64) -> bool {
     along.abs() < DEPTH_TOLERANCE * tolerance && (diff - ray * along).norm() < tolerance
 }
 
-/// Normalised image-plane offsets (x/z, y/z) of camera-frame point `p` from the ray through camera-frame
-/// point `seen`; None when either lies behind the camera.
-pub fn ray_offsets(p: &Vector3<f64>, seen: &Vector3<f64>) -> Option<[f64; 2]> {
-    (p.z > 0.0 && seen.z > 0.0).then(|| [p.x / p.z - seen.x / seen.z, p.y / p.z - seen.y / seen.z])
+/// An anchor at `pose`: its object point in the camera frame, and its two reprojection rows, the offsets of
+/// that point from the ray through its corner in x and in y (on the image plane at the point's depth, in
+/// metres) with how each changes under a left twist of the pose. None when either lies behind the camera.
+pub fn ray_rows(anchor: &Anchor, pose: &Pose) -> Option<(Vector3<f64>, [(Vector6<f64>, f64); 2])> {
+    let (p, seen) = ((pose * Point3::from(anchor.object)).coords, anchor.camera);
+    if p.z <= 0.0 || seen.z <= 0.0 {
+        return None;
+    }
+    let (jx, jy) = ray_jacobians(&p);
+    let (rx, ry) = ((p.x / p.z - seen.x / seen.z) * p.z, (p.y / p.z - seen.y / seen.z) * p.z);
+    Some((p, [(jx * p.z, rx), (jy * p.z, ry)]))
 }
 
-/// Moves `pose` so that the anchors' object points project onto their corners (Gauss-Newton on the offsets
-/// of [`ray_offsets`]): a fit to three-dimensional points inherits their noisy depth, a fit to rays does not.
+/// Moves `pose` so that the anchors' object points project onto their corners (Gauss-Newton on
+/// [`ray_rows`]): a fit to three-dimensional points inherits their noisy depth, a fit to rays does not.
 /// Depth still enters, weakly, so that a few anchors cannot slide the object along the rays.
 fn refine_on_rays(pose: Pose, anchors: &[Anchor]) -> Pose {
     let mut pose = pose;
     for _ in 0..REFINE_ITERATIONS {
         let (mut h, mut g) = (Matrix6::<f64>::zeros(), Vector6::<f64>::zeros());
         for a in anchors {
-            let p = (pose * Point3::from(a.object)).coords;
-            let Some([rx, ry]) = ray_offsets(&p, &a.camera) else { continue };
-            let (jx, jy) = ray_jacobians(&p);
-            let depth = Vector6::new(0.0, 0.0, 1.0, p.y, -p.x, 0.0) * DEPTH_WEIGHT;
-            for (j, r) in [(jx * p.z, rx * p.z), (jy * p.z, ry * p.z), (depth, (p.z - a.camera.z) * DEPTH_WEIGHT)] {
+            let Some((p, [x, y])) = ray_rows(a, &pose) else { continue };
+            let depth = (Vector6::new(0.0, 0.0, 1.0, p.y, -p.x, 0.0) * DEPTH_WEIGHT, (p.z - a.camera.z) * DEPTH_WEIGHT);
+            for (j, r) in [x, y, depth] {
                 h += j * j.transpose();
                 g -= j * r;
             }

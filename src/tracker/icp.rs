@@ -4,7 +4,7 @@
 
 use nalgebra::{Matrix6, Point3, Vector3, Vector6};
 
-use super::features::{Anchor, ray_offsets};
+use super::features::{Anchor, ray_rows};
 use super::geometry::{Cloud, ray_jacobians};
 use super::model_index::ModelIndex;
 use super::photometric::{IntensityPyramid, accumulate_photometric, brightness_gain};
@@ -137,12 +137,10 @@ fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &
 /// terms.
 fn accumulate_anchors(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, anchors: &[Anchor], pose: &Pose, weight: f64, sigma: f64) {
     for a in anchors {
-        let p = (pose * Point3::from(a.object)).coords;
-        let Some([rx, ry]) = ray_offsets(&p, &a.camera) else { continue };
-        let (jx, jy) = ray_jacobians(&p);
-        let w = weight * cauchy(p.z * rx.hypot(ry), sigma);
-        add_row(h, g, &(jx * p.z), rx * p.z, w);
-        add_row(h, g, &(jy * p.z), ry * p.z, w);
+        let Some((_, [(jx, rx), (jy, ry)])) = ray_rows(a, pose) else { continue };
+        let w = weight * cauchy(rx.hypot(ry), sigma);
+        add_row(h, g, &jx, rx, w);
+        add_row(h, g, &jy, ry, w);
     }
 }
 

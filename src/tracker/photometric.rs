@@ -137,15 +137,18 @@ pub fn accumulate_photometric(
     let mut used = 0;
     for (i, own) in seen.iter().enumerate() {
         let Some((grey, row)) = own else { continue };
-        let around: Vec<(usize, &(f64, Vector6<f64>))> =
-            model.neighbours[i].iter().filter_map(|&j| seen[j as usize].as_ref().map(|s| (j as usize, s))).collect();
-        if around.len() < MIN_NEIGHBOURS {
+        // Sums over the visible neighbours: observed grey, its Jacobian row, model grey.
+        let (mut count, mut observed_sum, mut row_sum, mut model_sum) = (0usize, 0.0, Vector6::zeros(), 0.0);
+        for &j in &model.neighbours[i] {
+            if let Some((o, r)) = &seen[j as usize] {
+                (count, observed_sum, row_sum, model_sum) = (count + 1, observed_sum + o, row_sum + r, model_sum + model.colors[j as usize].sum() / 3.0);
+            }
+        }
+        if count < MIN_NEIGHBOURS {
             continue;
         }
-        let share = 1.0 / around.len() as f64;
-        let observed_mean = around.iter().map(|(_, s)| s.0).sum::<f64>() * share;
-        let row_mean = around.iter().map(|(_, s)| s.1).sum::<Vector6<f64>>() * share;
-        let model_mean = around.iter().map(|(j, _)| model.colors[*j].sum() / 3.0).sum::<f64>() * share;
+        let share = 1.0 / count as f64;
+        let (observed_mean, row_mean, model_mean) = (observed_sum * share, row_sum * share, model_sum * share);
         let r = gain * (grey - observed_mean) - (model.colors[i].sum() / 3.0 - model_mean);
         add_row(h, g, &((row - row_mean) * (gain * weight)), r * weight, cauchy(r, PHOTOMETRIC_SIGMA));
         used += 1;
