@@ -418,8 +418,9 @@ pub struct Config {
 /// A config file that cannot be used, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// The reason is part of the message, not a chained source, so that it is printed once.
+    #[error("{path}: cannot read: {reason}")]
+    Io { path: String, reason: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
 }
@@ -428,7 +429,7 @@ impl Config {
     /// Defaults overridden by the TOML file at `path`.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: name.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Io { path: name.clone(), reason })?;
         toml::from_str(&text).map_err(|e| ConfigError::Parse { path: name, message: e.to_string() })
     }
 }

@@ -90,6 +90,18 @@ fn config_files_override_single_keys_and_refuse_unknown_ones() {
     std::fs::write(&bad, "[trackng]\nicp_iterations = 3\n").unwrap();
     let err = Config::load(&bad).unwrap_err().to_string();
     assert!(err.contains("bad.toml") && err.contains("trackng"), "{err}");
+
+    // A missing file, as the command line reports it: the file and the reason, each once.
+    let missing = dir.path().join("missing.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_splatrack"))
+        .args(["replay", "--source", "synthetic:box,robot,0,2,64x48", "--quiet", "--config", missing.to_str().unwrap()])
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("missing.toml: cannot read"), "{stderr}");
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
 }
 
 /// Runs `splatrack replay` on `source` with the config file `cfg`, writing to `out`; panics with its stderr
