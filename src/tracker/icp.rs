@@ -178,7 +178,7 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
     let level = obs.pyramid.len() - 1;
     // (depth and mask agree, observed grey, model grey) per visible surfel
     let mut visible: Vec<(bool, f64, f64)> = Vec::new();
-    for ((m, n), c) in model.points.iter().zip(&model.normals).zip(&model.colors) {
+    for ((m, n), model_grey) in model.points.iter().zip(&model.normals).zip(&model.greys) {
         let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
         if u < 0.0 || v < 0.0 || u > k.width as f64 - 1.0 || v > k.height as f64 - 1.0 {
             continue;
@@ -190,7 +190,7 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
         }
         let Some((grey, _, _)) = obs.pyramid.sample(level, u, v) else { continue };
         let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
-        visible.push((inside && (observed - p.z).abs() < tolerance, grey, c.sum() / 3.0));
+        visible.push((inside && (observed - p.z).abs() < tolerance, grey, *model_grey));
     }
     let observed: f64 = visible.iter().map(|v| v.1).sum();
     let gain = brightness_gain(visible.iter().map(|v| v.2).sum(), observed);

@@ -18,6 +18,8 @@ pub struct ModelIndex {
     pub points: Vec<Vector3<f64>>,
     pub normals: Vec<Vector3<f64>>,
     pub colors: Vec<Vector3<f64>>,
+    /// Per surfel: the mean of its colour channels, what the photometric term and agreement compare.
+    pub greys: Vec<f64>,
     /// Per surfel: the other surfels within the texture radius, nearest first (at most
     /// [`MAX_NEIGHBOURS`]). Texture is compared against their mean (see [`super::photometric`]).
     pub neighbours: Vec<Vec<u32>>,
@@ -53,6 +55,7 @@ impl ModelIndex {
         let keys: Vec<[f64; 6]> = points.iter().zip(&colors).map(|(p, c)| key(p, c, color_weight_m)).collect();
         let coords: Vec<[f64; 3]> = points.iter().map(|p| [p.x, p.y, p.z]).collect();
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
+        let greys = colors.iter().map(|c| c.sum() / 3.0).collect();
         let limit = NonZero::new(MAX_NEIGHBOURS + 1).expect("not zero");
         let neighbours = coords
             .iter()
@@ -62,7 +65,7 @@ impl ModelIndex {
                 around.into_iter().map(|n| n.item as u32).filter(|&j| j as usize != i).take(MAX_NEIGHBOURS).collect()
             })
             .collect();
-        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, neighbours, color_weight_m })
+        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, greys, neighbours, color_weight_m })
     }
 
     /// Nearest surfel to object-frame point `p` of colour `c`.
@@ -89,7 +92,7 @@ impl ModelIndex {
 
     /// Mean colour brightness of the indexed points.
     pub fn mean_brightness(&self) -> f64 {
-        self.colors.iter().map(|c| c.sum() / 3.0).sum::<f64>() / self.colors.len() as f64
+        self.greys.iter().sum::<f64>() / self.greys.len() as f64
     }
 }
 

@@ -115,7 +115,7 @@ pub fn accumulate_photometric(
     // Per model point: the observed grey level there and how it changes with the pose.
     let mut seen: Vec<Option<(f64, Vector6<f64>)>> = vec![None; model.points.len()];
     let (mut model_sum, mut observed_sum) = (0.0, 0.0);
-    for (i, ((m, n), c)) in model.points.iter().zip(&model.normals).zip(&model.colors).enumerate() {
+    for (i, ((m, n), model_grey)) in model.points.iter().zip(&model.normals).zip(&model.greys).enumerate() {
         let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
         if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
             continue;
@@ -130,7 +130,7 @@ pub fn accumulate_photometric(
         }
         if let Some((grey, gx, gy)) = pyramid.sample(level, u, v) {
             seen[i] = Some((grey, image_jacobian(&p, k, (gx, gy))));
-            (model_sum, observed_sum) = (model_sum + c.sum() / 3.0, observed_sum + grey);
+            (model_sum, observed_sum) = (model_sum + model_grey, observed_sum + grey);
         }
     }
     let gain = brightness_gain(model_sum, observed_sum);
@@ -141,7 +141,7 @@ pub fn accumulate_photometric(
         let (mut count, mut observed_sum, mut row_sum, mut model_sum) = (0usize, 0.0, Vector6::zeros(), 0.0);
         for &j in &model.neighbours[i] {
             if let Some((o, r)) = &seen[j as usize] {
-                (count, observed_sum, row_sum, model_sum) = (count + 1, observed_sum + o, row_sum + r, model_sum + model.colors[j as usize].sum() / 3.0);
+                (count, observed_sum, row_sum, model_sum) = (count + 1, observed_sum + o, row_sum + r, model_sum + model.greys[j as usize]);
             }
         }
         if count < MIN_NEIGHBOURS {
@@ -149,7 +149,7 @@ pub fn accumulate_photometric(
         }
         let share = 1.0 / count as f64;
         let (observed_mean, row_mean, model_mean) = (observed_sum * share, row_sum * share, model_sum * share);
-        let r = gain * (grey - observed_mean) - (model.colors[i].sum() / 3.0 - model_mean);
+        let r = gain * (grey - observed_mean) - (model.greys[i] - model_mean);
         add_row(h, g, &((row - row_mean) * (gain * weight)), r * weight, cauchy(r, PHOTOMETRIC_SIGMA));
         used += 1;
     }
