@@ -16,7 +16,8 @@ fn shader(file: &str) -> String {
 
 #[test]
 fn pod_mirrors_match_wgsl_layouts() {
-    for (file, mirror) in mirror_layouts() {
+    let gui = ("to_texture.wgsl", splatrack::gui::texture::view_params_layout());
+    for (file, mirror) in mirror_layouts().into_iter().chain([gui]) {
         let module = naga::front::wgsl::parse_str(&shader(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(module.to_ctx()).unwrap();
@@ -37,7 +38,7 @@ fn pod_mirrors_match_wgsl_layouts() {
 
 #[test]
 fn every_kernel_validates() {
-    for file in ["project.wgsl", "scan.wgsl", "sort.wgsl", "tiles.wgsl", "raster.wgsl", "project_bwd.wgsl", "loss.wgsl", "adam.wgsl", "pose_step.wgsl"] {
+    for file in ["project.wgsl", "scan.wgsl", "sort.wgsl", "tiles.wgsl", "raster.wgsl", "project_bwd.wgsl", "loss.wgsl", "adam.wgsl", "pose_step.wgsl", "to_texture.wgsl"] {
         let module = naga::front::wgsl::parse_str(&shader(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
             .validate(&module)

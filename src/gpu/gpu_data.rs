@@ -145,6 +145,7 @@ macro_rules! mirror_layout {
         }
     };
 }
+pub(crate) use mirror_layout;
 
 /// Every mirror with the shader file that declares it.
 pub fn mirror_layouts() -> Vec<(&'static str, MirrorLayout)> {

@@ -9,6 +9,7 @@ use eframe::{egui, egui_wgpu};
 
 use crate::config::RasterConfig;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
+use crate::gpu::gpu_data::{MirrorLayout, mirror_layout};
 use crate::gpu::kernel::pipeline;
 use crate::gpu::{GpuContext, GpuSplats, RenderError, SplatRenderer};
 
@@ -21,6 +22,7 @@ pub enum ViewMode {
     Residual = 2,
 }
 
+/// Mirror of `ViewParams` in `shaders/to_texture.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct ViewParams {
@@ -32,6 +34,11 @@ struct ViewParams {
     depth_far: f32,
     residual_full_scale_m: f32,
     _pad: f32,
+}
+
+/// The layout of [`ViewParams`], for the test that checks it against the shader.
+pub fn view_params_layout() -> MirrorLayout {
+    mirror_layout!(ViewParams { mode, width, height, has_observed, depth_near, depth_far, residual_full_scale_m, _pad })
 }
 
 /// Depth errors this large (metres) show at the top of the residual colour map.

@@ -154,8 +154,8 @@ impl Mapper {
             rendered.plane(CH_ALPHA).to_vec()
         };
         let below = self.cfg.mapping.seed_alpha_below;
-        let uncovered = |x: u32, y: u32| alpha[(y * k.width + x) as usize] >= below;
-        let seeds = seed_from_frame(view, &info.pose, &self.cfg.seed, Some(&uncovered));
+        let covered = |x: u32, y: u32| alpha[(y * k.width + x) as usize] >= below;
+        let seeds = seed_from_frame(view, &info.pose, &self.cfg.seed, Some(&covered));
         self.model.extend(&seeds);
         self.origin.extend(std::iter::repeat_n(info.seq, seeds.len()));
         Ok(seeds.len())
