@@ -191,7 +191,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     let frame = scene.render(0);
     let gt = frame.gt_pose.unwrap();
     // The box's own frame, centred: a half turn about a face normal maps its shape onto itself.
-    let model = seed_from_frame(&downsample(&frame, 2), &gt, &cfg.seed, None);
+    let model = seed_from_frame(&downsample(&frame, 2, cfg.seed.max_depth_step_m), &gt, &cfg.seed, None);
     let mask = frame.object_mask.clone().unwrap();
     let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
     let pyramid = IntensityPyramid::new(&frame, 2);
@@ -219,7 +219,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     // As the tracker does, each view seeds only where the model has no surfel yet.
     let mut all_sides = model.clone();
     for i in (10..200).step_by(10) {
-        let view = downsample(&scene.render(i), 2);
+        let view = downsample(&scene.render(i), 2, cfg.seed.max_depth_step_m);
         let pose = view.gt_pose.unwrap();
         let index = ModelIndex::new(&all_sides, 0.0, 0.0).unwrap();
         let covered = |x: u32, y: u32| {
@@ -278,7 +278,7 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
     let t = &cfg.tracking;
     let scene = Scene::new(SequenceSpec { object: ObjectKind::Bottle, motion: MotionKind::Inhand, frames: 20, width: 320, height: 240, seed: 0 });
     let first = scene.render(0);
-    let model = seed_from_frame(&downsample(&first, 2), &first.gt_pose.unwrap(), &cfg.seed, None);
+    let model = seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &first.gt_pose.unwrap(), &cfg.seed, None);
     let index = ModelIndex::new(&model, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap();
     let (mut before, mut after) = (0.0, 0.0);
     for k in [4, 8, 12, 16] {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use super::texture::{SplatTexture, ViewMode};
-use crate::config::RasterConfig;
+use crate::config::{RasterConfig, SeedConfig};
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
 use crate::gpu::{GpuContext, GpuSplats, SplatRenderer};
 use crate::splats::Splats;
@@ -130,7 +130,8 @@ impl Worker {
         if r.model.is_empty() {
             return Ok(());
         }
-        let small = downsample(&r.frame, 2);
+        // The residual view compares against the frame as fitting sees it.
+        let small = downsample(&r.frame, 2, SeedConfig::default().max_depth_step_m);
         let k = small.intrinsics;
         let splats = uploaded(&mut self.live_model, &self.live_renderer, &r.model)?;
         let z = r.pose.translation.vector.z as f32;

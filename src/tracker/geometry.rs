@@ -54,9 +54,13 @@ pub fn mask_area(mask: &Mask) -> usize {
     mask.pixels().filter(|p| p[0] > 0).count()
 }
 
-/// `frame` at 1/`factor` of its size, for fitting: colour averaged over each block, depth and masks taken at
-/// the block's centre pixel (averaging depth across a silhouette would invent surfaces).
-pub fn downsample(frame: &RgbdFrame, factor: u32) -> RgbdFrame {
+/// `frame` at 1/`factor` of its size, for fitting: colour averaged over each block, masks taken at the block's
+/// centre pixel, depth averaged over the block's pixels on the centre pixel's surface (within `surface_step_m`
+/// of its depth; averaging across a silhouette would invent surfaces). One pixel's depth carries all its
+/// noise, and rendering composites the nearest of overlapping surfels first, so surfels seeded from single
+/// pixels rendered about 0.9 mm in front of what they were seeded from, and fitting pushed them behind the
+/// surface to make up for it.
+pub fn downsample(frame: &RgbdFrame, factor: u32, surface_step_m: f32) -> RgbdFrame {
     let f = factor.max(1);
     if f == 1 {
         return frame.clone();
@@ -82,7 +86,23 @@ pub fn downsample(frame: &RgbdFrame, factor: u32) -> RgbdFrame {
         timestamp_s: frame.timestamp_s,
         intrinsics,
         rgb,
-        depth_m: crate::frame::DepthImage::from_fn(w, h, |x, y| *frame.depth_m.get_pixel(centre(x, y).0, centre(x, y).1)),
+        depth_m: crate::frame::DepthImage::from_fn(w, h, |x, y| {
+            let (cx, cy) = centre(x, y);
+            let reference = frame.depth_m.get_pixel(cx, cy)[0];
+            if !(reference > 0.0) {
+                return image::Luma([0.0]);
+            }
+            let (mut sum, mut count) = (0.0f32, 0u32);
+            for dy in 0..f {
+                for dx in 0..f {
+                    let d = frame.depth_m.get_pixel(x * f + dx, y * f + dy)[0];
+                    if d > 0.0 && (d - reference).abs() < surface_step_m {
+                        (sum, count) = (sum + d, count + 1);
+                    }
+                }
+            }
+            image::Luma([sum / count as f32])
+        }),
         object_mask: frame.object_mask.as_ref().map(sample_mask),
         occluder_mask: frame.occluder_mask.as_ref().map(sample_mask),
         gt_pose: frame.gt_pose,
@@ -134,4 +154,43 @@ pub fn ray_jacobians(p: &Vector3<f64>) -> (Vector6<f64>, Vector6<f64>) {
     };
     let z2 = p.z * p.z;
     (row(Vector3::new(1.0 / p.z, 0.0, -p.x / z2)), row(Vector3::new(0.0, 1.0 / p.z, -p.y / z2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{DepthImage, Intrinsics};
+
+    fn frame(depth: DepthImage) -> RgbdFrame {
+        let (width, height) = depth.dimensions();
+        RgbdFrame {
+            id: "test".into(),
+            timestamp_s: 0.0,
+            intrinsics: Intrinsics { width, height, fx: 500.0, fy: 500.0, cx: width as f64 / 2.0, cy: height as f64 / 2.0 },
+            rgb: image::RgbImage::new(width, height),
+            depth_m: depth,
+            object_mask: None,
+            occluder_mask: None,
+            gt_pose: None,
+        }
+    }
+
+    #[test]
+    fn downsampled_depth_averages_the_centre_pixels_surface_only() {
+        // A plane at 0.5 m with ±1 mm alternating noise, and in the right half a background 30 cm behind.
+        let depth = DepthImage::from_fn(16, 8, |x, y| {
+            let noise = if (x + y) % 2 == 0 { 0.001 } else { -0.001 };
+            image::Luma([if x < 10 { 0.5 + noise } else { 0.8 }])
+        });
+        let small = downsample(&frame(depth), 4, 0.01);
+        let at = |x, y| small.depth_m.get_pixel(x, y)[0];
+        // Inside the plane: the noise averages out (one pixel would be 1 mm off).
+        assert!((at(0, 0) - 0.5).abs() < 1e-5, "{}", at(0, 0));
+        // Block x 8..11: its centre pixel (x 10) is background, so the block is background, not a blend.
+        assert!((at(2, 1) - 0.8).abs() < 1e-6, "{}", at(2, 1));
+        // A block whose centre pixel has no depth has none.
+        let mut holed = DepthImage::from_fn(8, 8, |_, _| image::Luma([0.5]));
+        holed.put_pixel(2, 2, image::Luma([0.0]));
+        assert_eq!(downsample(&frame(holed), 4, 0.01).depth_m.get_pixel(0, 0)[0], 0.0);
+    }
 }

@@ -404,7 +404,7 @@ impl FrameTracker {
     fn fine_pose(&mut self, frame: &RgbdFrame, mask: &Mask, pose: Pose) -> Result<Pose, TrackError> {
         let mut model = (*self.combined).clone();
         let Some(fitter) = self.fitter.as_mut() else { return Ok(pose) };
-        let small = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample);
+        let small = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample, self.cfg.seed.max_depth_step_m);
         let mut views = [fit_view(&small, pose)];
         fitter.fit(&mut model, &mut views, self.cfg.tracking.fine_iterations, FreeGroups::POSES)?;
         Ok(views[0].pose)
@@ -419,7 +419,7 @@ impl FrameTracker {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.last_candidate = Some(pose);
-        let view = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample);
+        let view = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample, self.cfg.seed.max_depth_step_m);
         let cover = self.cfg.tracking.mask_distance_m as f64 * 0.5;
         let to_object = pose.inverse();
         let model = self.model.as_ref();
