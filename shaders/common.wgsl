@@ -42,7 +42,8 @@ struct ProjectedSplat {
     ray_v: vec3<f32>,
     centre_y: f32,
     ray_w: vec3<f32>,
-    // Camera-space z of the centre: the sort key and the composited depth (gsplat's convention).
+    // Camera-space z of the centre: the sort key, and the composited depth where a pixel's ray meets the surfel's
+    // plane outside its extent (see hit_depth).
     depth: f32,
     // Camera-space normal, flipped to face the camera.
     normal: vec3<f32>,

@@ -3,7 +3,7 @@
 // (splat_batch.wgsl); each pixel composites colour, depth, normal and the 2DGS depth distortion. The workgroup stops early once every pixel is saturated.
 //
 // Outputs, channel-planar over the image: out_f32 channels 0-2 RGB (over black, not divided by alpha),
-// 3 alpha, 4 expected depth (alpha-weighted centre depth), 5 median depth, 6-8 normal, 9 distortion,
+// 3 alpha, 4 expected depth (alpha-weighted ray–surfel intersection depth), 5 median depth, 6-8 normal, 9 distortion,
 // 10 final transmittance; out_u32 channel 0 the number of range entries walked up to the last composited
 // surfel, 1 the same for the median-depth surfel (what the backward pass replays).
 
@@ -76,7 +76,7 @@ fn main(
                     break;
                 }
                 let vis = alpha * t;
-                let depth = s_ray_w[j].w;
+                let depth = hit_depth(j, hit);
                 rgb += s_color[j] * vis;
                 depth_sum += depth * vis;
                 normal_sum += s_normal_opacity[j].xyz * vis;

@@ -94,7 +94,7 @@ fn main(
                     contributes = true;
                     t = t / (1.0 - alpha);
                     let vis = alpha * t;
-                    let z = s_ray_w[j].w;
+                    let z = hit_depth(j, hit);
                     let normal = s_normal_opacity[j].xyz;
                     let color = s_color[j];
                     let front_vis = 1.0 - t;
@@ -103,26 +103,36 @@ fn main(
                     let g_vis = dot(g_rgb, color) + g_depth * z + dot(g_normal, normal) + g_dist * d_dist_d_vis;
                     d_color = g_rgb * vis;
                     d_normal = g_normal * vis;
-                    d_depth = g_depth * vis + g_dist * 2.0 * vis * (front_vis - behind_vis);
+                    let d_z = g_depth * vis + g_dist * 2.0 * vis * (front_vis - behind_vis);
                     let d_alpha = g_vis * t - behind_gvis / (1.0 - alpha) + g_alpha * t_final / (1.0 - alpha);
                     behind_gvis += g_vis * vis;
                     behind_vis_z += vis * z;
                     behind_vis += vis;
+                    // z = ray_w·(u, v, 1) on the surfel's plane, the centre's depth outside its extent.
+                    var d_uv = vec2(0.0);
+                    if hit.on_plane {
+                        d_rw = vec3(hit.uv, 1.0) * d_z;
+                        d_uv = s_ray_w[j].xy * d_z;
+                    } else {
+                        d_depth = d_z;
+                    }
                     if hit.unclamped <= ALPHA_MAX {
                         d_opacity = d_alpha * (alpha / s_normal_opacity[j].w);
                         let d_sigma = -d_alpha * alpha;
                         if hit.ray_kernel {
-                            let d_uv = hit.uv * d_sigma;
-                            let zeta = hit.zeta;
-                            let d_zeta = vec3(d_uv / zeta.z, -dot(d_uv, zeta.xy) / (zeta.z * zeta.z));
-                            let d_hu = cross(hit.h_v, d_zeta);
-                            let d_hv = cross(d_zeta, hit.h_u);
-                            d_ru = -d_hu;
-                            d_rv = -d_hv;
-                            d_rw = d_hu * pix.x + d_hv * pix.y;
+                            d_uv += hit.uv * d_sigma;
                         } else {
                             d_centre = hit.d * (d_sigma * LOW_PASS_INV_SQUARE);
                         }
+                    }
+                    if hit.on_plane || hit.ray_kernel {
+                        let zeta = hit.zeta;
+                        let d_zeta = vec3(d_uv / zeta.z, -dot(d_uv, zeta.xy) / (zeta.z * zeta.z));
+                        let d_hu = cross(hit.h_v, d_zeta);
+                        let d_hv = cross(d_zeta, hit.h_u);
+                        d_ru = -d_hu;
+                        d_rv = -d_hv;
+                        d_rw += d_hu * pix.x + d_hv * pix.y;
                     }
                 }
             }

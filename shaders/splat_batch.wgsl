@@ -53,6 +53,8 @@ struct Hit {
     unclamped: f32,
     // The ray–splat kernel (not the screen-space low-pass filter) gave σ.
     ray_kernel: bool,
+    // The ray meets the surfel's plane within its drawn extent: the depth is read there.
+    on_plane: bool,
     h_u: vec3<f32>,
     h_v: vec3<f32>,
     zeta: vec3<f32>,
@@ -79,9 +81,19 @@ fn evaluate(slot: u32, pix: vec2<f32>) -> Hit {
     let ray = dot(hit.uv, hit.uv);
     let low_pass = LOW_PASS_INV_SQUARE * dot(hit.d, hit.d);
     hit.ray_kernel = ray <= low_pass;
+    hit.on_plane = hit.zeta.z != 0.0 && ray <= EXTENT_SIGMAS * EXTENT_SIGMAS;
     let sigma = 0.5 * min(ray, low_pass);
     hit.unclamped = s_normal_opacity[slot].w * exp(-sigma);
     hit.alpha = min(ALPHA_MAX, hit.unclamped);
     hit.valid = hit.zeta.z != 0.0 && sigma >= 0.0 && hit.alpha >= ALPHA_MIN;
     return hit;
+}
+
+// The depth the pixel sees on a staged surfel: where its ray meets the surfel's plane (2DGS), z = ray_w·(u, v, 1),
+// or the centre's depth where that point lies outside the surfel's extent (the reference's `hit_depth`).
+fn hit_depth(slot: u32, hit: Hit) -> f32 {
+    if hit.on_plane {
+        return dot(s_ray_w[slot].xyz, vec3(hit.uv, 1.0));
+    }
+    return s_ray_w[slot].w;
 }

@@ -17,9 +17,11 @@ pub struct RenderedView {
 pub const CH_RGB: [usize; 3] = [0, 1, 2];
 /// Accumulated alpha, 1 − final transmittance.
 pub const CH_ALPHA: usize = 3;
-/// Alpha-weighted sum of surfel centre depths (metres; divide by alpha for a mean depth).
+/// Alpha-weighted sum of the depths where each pixel's ray meets the surfels (metres; divide by alpha for a mean
+/// depth; see [`crate::reference::hit_depth`]).
 pub const CH_DEPTH_EXPECTED: usize = 4;
-/// Centre depth of the last surfel composited while transmittance was above one half (metres).
+/// Depth (as [`CH_DEPTH_EXPECTED`] sees it) on the last surfel composited while transmittance was above one half
+/// (metres).
 pub const CH_DEPTH_MEDIAN: usize = 5;
 /// Alpha-weighted sum of camera-facing normals, camera frame.
 pub const CH_NORMAL: [usize; 3] = [6, 7, 8];

@@ -77,14 +77,14 @@ pub fn pixel_backward(
     let steps = composite_list(projected, list, pix, cfg);
     let Some(last) = steps.last() else { return };
     let t_final = last.t_before * (1.0 - last.alpha);
-    let expected_depth: f32 = steps.iter().map(|s| s.alpha * s.t_before * projected[s.id as usize].depth).sum();
+    let expected_depth: f32 = steps.iter().map(|s| s.alpha * s.t_before * s.depth).sum();
     // Sums over the surfels behind the current one: Σ g_vis·vis, Σ vis·z, Σ vis.
     let (mut behind_gvis, mut behind_vis_z, mut behind_vis) = (0.0f32, 0.0f32, 0.0f32);
     for s in steps.iter().rev() {
         let sp = &projected[s.id as usize];
         let (alpha, t) = (s.alpha, s.t_before);
         let vis = alpha * t;
-        let (z, color, normal) = (sp.depth, Vector3::from(sp.color), Vector3::from(sp.normal));
+        let (z, color, normal) = (s.depth, Vector3::from(sp.color), Vector3::from(sp.normal));
         // Sums over the surfels in front: Σ vis = 1 − T, Σ vis·z.
         let front_vis = 1.0 - t;
         let front_vis_z = expected_depth - vis * z - behind_vis_z;
@@ -94,37 +94,46 @@ pub fn pixel_backward(
         let out = &mut grads[s.id as usize];
         out.color += g.rgb * vis;
         out.normal += g.normal * vis;
-        out.depth += g.depth * vis + g.distortion * 2.0 * vis * (front_vis - behind_vis);
+        let g_z = g.depth * vis + g.distortion * 2.0 * vis * (front_vis - behind_vis);
         let g_alpha = g_vis * t - behind_gvis / (1.0 - alpha) + g.alpha * t_final / (1.0 - alpha);
         behind_gvis += g_vis * vis;
         behind_vis_z += vis * z;
         behind_vis += vis;
 
-        if s.clamped {
-            continue;
+        let (ru, rv, rw) = (Vector3::from(sp.ray_u), Vector3::from(sp.ray_v), Vector3::from(sp.ray_w));
+        let h_u = rw * pix[0] - ru;
+        let h_v = rw * pix[1] - rv;
+        let zeta = h_u.cross(&h_v);
+        let uv = Vector2::new(zeta.x / zeta.z, zeta.y / zeta.z);
+        // z = ray_w · (u, v, 1) on the surfel's plane, the centre's depth outside its extent.
+        let mut g_uv = Vector2::zeros();
+        if s.on_plane {
+            out.ray_w += Vector3::new(uv.x, uv.y, 1.0) * g_z;
+            g_uv += Vector2::new(rw.x, rw.y) * g_z;
+        } else {
+            out.depth += g_z;
         }
-        // α = o·e^(−σ)
-        let gauss = alpha / sp.opacity;
-        out.opacity += g_alpha * gauss;
-        let g_sigma = -g_alpha * alpha;
-        if s.ray_kernel {
-            let (ru, rv, rw) = (Vector3::from(sp.ray_u), Vector3::from(sp.ray_v), Vector3::from(sp.ray_w));
-            let h_u = rw * pix[0] - ru;
-            let h_v = rw * pix[1] - rv;
-            let zeta = h_u.cross(&h_v);
-            let uv = Vector2::new(zeta.x / zeta.z, zeta.y / zeta.z);
-            // σ = ½|uv|²
-            let g_uv = uv * g_sigma;
+        if !s.clamped {
+            // α = o·e^(−σ)
+            let gauss = alpha / sp.opacity;
+            out.opacity += g_alpha * gauss;
+            let g_sigma = -g_alpha * alpha;
+            if s.ray_kernel {
+                // σ = ½|uv|²
+                g_uv += uv * g_sigma;
+            } else {
+                // σ = ½·F·|centre − pixel|²
+                let d = Vector2::new(sp.centre_x - pix[0], sp.centre_y - pix[1]);
+                out.centre += d * (g_sigma * cfg.low_pass_inv_square_px);
+            }
+        }
+        if s.on_plane || s.ray_kernel {
             let g_zeta = Vector3::new(g_uv.x / zeta.z, g_uv.y / zeta.z, -(g_uv.x * zeta.x + g_uv.y * zeta.y) / (zeta.z * zeta.z));
             let g_hu = h_v.cross(&g_zeta);
             let g_hv = g_zeta.cross(&h_u);
             out.ray_u -= g_hu;
             out.ray_v -= g_hv;
             out.ray_w += g_hu * pix[0] + g_hv * pix[1];
-        } else {
-            // σ = ½·F·|centre − pixel|²
-            let d = Vector2::new(sp.centre_x - pix[0], sp.centre_y - pix[1]);
-            out.centre += d * (g_sigma * cfg.low_pass_inv_square_px);
         }
     }
 }

@@ -180,6 +180,21 @@ pub struct CompositeStep {
     pub clamped: bool,
     /// The ray–splat kernel won over the screen-space low-pass filter.
     pub ray_kernel: bool,
+    /// The ray meets the surfel's plane within its drawn extent (`extent_sigmas`): the depth is read there.
+    pub on_plane: bool,
+    /// The depth the pixel sees on the surfel (see [`hit_depth`]).
+    pub depth: f32,
+}
+
+/// The depth a pixel sees on a surfel: where its ray meets the surfel's plane, at (u, v) in the surfel's scaled
+/// frame (the 2DGS paper's choice), also where the low-pass filter gives the surfel its weight (surfels about
+/// a pixel wide, as seeded); the centre's depth where that point lies outside the surfel's drawn extent (a
+/// surfel seen edge-on). Compositing centre depths (gsplat's choice) makes a slanted surface of overlapping
+/// surfels render in front of itself, since the nearest centre composites first: a sphere seeded from its own
+/// render came back 1.5 mm nearer than it was seeded (0.9 mm with plane depths: a convex surface's tangent
+/// planes lie outside it), and fitting moved surfels behind the observed surface to make up for it.
+pub fn hit_depth(g: &ProjectedSplat, uv: Option<Vector2<f32>>) -> f32 {
+    uv.map_or(g.depth, |uv| g.ray_w[0] * uv.x + g.ray_w[1] * uv.y + g.ray_w[2])
 }
 
 /// The surfels of `list` (front first) that composite into the pixel centred at `pix`, in order.
@@ -215,6 +230,8 @@ pub fn composite_list(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2],
             t_before: t,
             clamped: unclamped > cfg.alpha_max,
             ray_kernel: ray <= filter,
+            on_plane: ray <= cfg.extent_sigmas * cfg.extent_sigmas,
+            depth: hit_depth(g, (ray <= cfg.extent_sigmas * cfg.extent_sigmas).then_some(uv)),
         });
         t = next_t;
     }
@@ -232,11 +249,11 @@ pub fn composite_pixel(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2]
             o.rgb[c] += g.color[c] * vis;
             o.normal[c] += g.normal[c] * vis;
         }
-        o.depth += g.depth * vis;
-        o.distortion += 2.0 * (vis * g.depth * (1.0 - o.t) - vis * vis_depth_sum);
-        vis_depth_sum += vis * g.depth;
+        o.depth += step.depth * vis;
+        o.distortion += 2.0 * (vis * step.depth * (1.0 - o.t) - vis * vis_depth_sum);
+        vis_depth_sum += vis * step.depth;
         if o.t > cfg.median_transmittance {
-            o.median_depth = g.depth;
+            o.median_depth = step.depth;
             o.median_count = step.walked;
         }
         o.last_count = step.walked;
