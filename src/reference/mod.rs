@@ -223,6 +223,7 @@ pub fn composite_list(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2],
         if next_t <= cfg.transmittance_min {
             break;
         }
+        let on_plane = ray <= cfg.extent_sigmas * cfg.extent_sigmas;
         steps.push(CompositeStep {
             id,
             walked: k as u32 + 1,
@@ -230,8 +231,8 @@ pub fn composite_list(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2],
             t_before: t,
             clamped: unclamped > cfg.alpha_max,
             ray_kernel: ray <= filter,
-            on_plane: ray <= cfg.extent_sigmas * cfg.extent_sigmas,
-            depth: hit_depth(g, (ray <= cfg.extent_sigmas * cfg.extent_sigmas).then_some(uv)),
+            on_plane,
+            depth: hit_depth(g, on_plane.then_some(uv)),
         });
         t = next_t;
     }

