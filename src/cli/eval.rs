@@ -3,16 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use nalgebra::Vector3;
 
-use crate::eval::report::{SequenceScore, format_table, load_gt, load_predictions, score_sequence};
-use crate::eval::{chamfer_cm, reconstruction_to_gt_frame};
+use crate::eval::report::{SequenceScore, format_table, load_gt, load_predictions, score_sequence, seen_views};
+use crate::eval::{model_chamfer_cm, model_points, scored_centres};
 use crate::splats::ply::read_ply;
 use crate::frame::Pose;
 use crate::source::synthetic::objects::read_obj;
-
-/// Model points sampled on the mesh surface for ADD / ADD-S (deterministic).
-const MODEL_POINTS: usize = 4000;
 
 /// Arguments of `splatrack eval`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +23,7 @@ pub struct EvalArgs {
     #[arg(long)]
     mesh: Option<PathBuf>,
     /// Reconstruction (a 2DGS PLY in the tracker's object frame, e.g. replay's model.ply) to score by chamfer
-    /// distance against the mesh; one per --gt.
+    /// distance against the part of the mesh that the sequence's frames saw; one per --gt.
     #[arg(long)]
     recon: Vec<PathBuf>,
     /// Print JSON instead of a table.
@@ -50,20 +46,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             format!("no mesh for {}: pass --mesh M.obj (the object's model, metres)", gt_dir.display())
         })?;
         let mesh = read_obj(&mesh_path).map_err(anyhow::Error::msg)?;
-        let points: Vec<Vector3<f64>> = mesh.sample_surface(MODEL_POINTS, 0).iter().map(|p| p.cast()).collect();
         let annotated: Vec<(&str, Pose)> = gt.frames.iter().filter_map(|(id, p)| p.map(|p| (id.as_str(), p))).collect();
         let ids: Vec<&str> = annotated.iter().map(|(id, _)| *id).collect();
         let pred = load_predictions(pred_dir, &ids)?;
         let gt_poses: Vec<Pose> = annotated.iter().map(|(_, p)| *p).collect();
-        let mut score = score_sequence(&gt.name, &points, &ids, &pred, &gt_poses);
+        let mut score = score_sequence(&gt.name, &model_points(&mesh), &ids, &pred, &gt_poses);
         if let Some(recon_path) = args.recon.get(k) {
-            let splats = read_ply(recon_path)?;
-            let centres: Vec<Vector3<f64>> = splats.means.iter().map(|m| Vector3::new(m[0], m[1], m[2]).cast()).collect();
-            let in_gt_frame = reconstruction_to_gt_frame(&centres, &pred[0], &gt_poses[0]);
-            // Dense enough that 5 mm voxels are all filled: about one sample per 2 mm × 2 mm.
-            let samples = ((mesh.area() as f64 / 4e-6) as usize).max(MODEL_POINTS);
-            let surface: Vec<Vector3<f64>> = mesh.sample_surface(samples, 1).iter().map(|p| p.cast()).collect();
-            score.chamfer_cm = Some(chamfer_cm(&in_gt_frame, &surface));
+            let centres = scored_centres(&read_ply(recon_path)?);
+            let views = seen_views(gt_dir, &gt)?;
+            score.chamfer_cm = Some(model_chamfer_cm(&centres, &pred[0], &gt_poses[0], &mesh, &views));
         }
         scores.push(score);
     }

@@ -1,17 +1,18 @@
 //! `splatrack replay`: track a recorded or synthetic sequence headless and write the pose track, the model,
 //! the keyframes and a report (timings, counts, and scores where the source has ground truth).
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use nalgebra::Vector3;
 use serde::Serialize;
 
 use crate::eval::report::{SequenceScore, score_sequence};
-use crate::eval::{chamfer_cm, reconstruction_to_gt_frame};
-use crate::frame::{Pose, format_pose};
+use crate::eval::visibility::{DepthKeeper, View};
+use crate::eval::{model_chamfer_cm, model_points, scored_centres};
+use crate::frame::{DepthImage, Intrinsics, Pose, format_pose};
 use crate::gpu::GpuContext;
 use crate::source::synthetic::objects::{Mesh, build, read_obj};
 use crate::source::synthetic::SequenceSpec;
@@ -19,9 +20,6 @@ use crate::splats::ply::write_ply;
 use crate::tracker::TrackerEvent;
 use crate::tracker::session::{Session, SessionOptions, SessionOutput};
 use crate::tracker::tracking::{FrameResult, StageTimes};
-
-/// Model points on the mesh for ADD / ADD-S (as `splatrack eval`).
-const MODEL_POINTS: usize = 4000;
 
 /// Arguments of `splatrack replay`.
 #[derive(Debug, clap::Args)]
@@ -102,12 +100,13 @@ struct Report {
 /// Runs `splatrack replay`.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let cfg = args.input.config()?;
-    let source = args.input.open()?;
+    let (source, depths) = DepthKeeper::new(args.input.open()?);
     let ctx = Arc::new(GpuContext::new()?);
     let adapter = ctx.adapter_line();
     tracing::info!("GPU: {adapter}");
-    let session = Session::start(source, cfg, ctx, SessionOptions { max_frames: args.frames, ..Default::default() });
-    let summary = record(session, &args.out, !args.quiet, &args.input.source)?;
+    let session = Session::start(Box::new(source), cfg, ctx, SessionOptions { max_frames: args.frames, ..Default::default() });
+    let mut summary = record(session, &args.out, !args.quiet, &args.input.source)?;
+    summary.depths = std::mem::take(&mut *depths.lock().unwrap_or_else(|e| e.into_inner()));
     let mesh = object_mesh(&args.input.source, args.mesh.as_deref())?;
     write_outputs(&args.out, summary, mesh.as_ref(), adapter)
 }
@@ -115,9 +114,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
 /// What a session left, with the per-frame results and events gathered while it ran.
 pub struct Recorded {
     pub name: String,
-    pub width: u32,
-    pub height: u32,
+    /// The source's camera.
+    pub intrinsics: Intrinsics,
     pub results: Vec<FrameResult>,
+    /// Small copies of the depth of frames with ground truth, by frame id: what hid the object (chamfer).
+    pub depths: HashMap<String, Arc<DepthImage>>,
     pub events: Vec<TrackerEvent>,
     pub output: SessionOutput,
 }
@@ -131,7 +132,7 @@ pub fn record(session: Session, out: &Path, progress: bool, label: &str) -> anyh
         indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} frames {per_sec} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_prefix(label.to_string());
-    let (name, width, height) = (session.name.clone(), session.intrinsics.width, session.intrinsics.height);
+    let (name, intrinsics) = (session.name.clone(), session.intrinsics);
     let mut results = Vec::new();
     let mut events = Vec::new();
     let mut splats = 0;
@@ -160,11 +161,7 @@ pub fn record(session: Session, out: &Path, progress: bool, label: &str) -> anyh
     // The final mapping step reports after the last frame's result.
     events.extend(late_events.try_iter());
     bar.finish_and_clear();
-    Ok(Recorded { name, width, height, results, events, output })
-}
-
-fn mesh_points(mesh: &Mesh) -> Vec<Vector3<f64>> {
-    mesh.sample_surface(MODEL_POINTS, 0).iter().map(|p| p.cast()).collect()
+    Ok(Recorded { name, intrinsics, results, depths: HashMap::new(), events, output })
 }
 
 /// The object mesh for scoring: `--mesh`, the generator's object, or `mesh.obj` in the dataset folder.
@@ -197,8 +194,8 @@ pub fn write_outputs(out: &Path, rec: Recorded, mesh: Option<&Mesh>, adapter: St
     let report = Report {
         source: rec.name.clone(),
         adapter,
-        width: rec.width,
-        height: rec.height,
+        width: rec.intrinsics.width,
+        height: rec.intrinsics.height,
         frames: rec.results.len(),
         wall_s: rec.output.wall_s,
         fps: rec.results.len() as f64 / rec.output.wall_s.max(1e-9),
@@ -250,14 +247,13 @@ fn score(rec: &Recorded, mesh: &Mesh) -> Option<SequenceScore> {
     let ids: Vec<&str> = annotated.iter().map(|(r, _)| r.id.as_str()).collect();
     let pred: Vec<Pose> = annotated.iter().map(|(r, _)| r.pose).collect();
     let gt: Vec<Pose> = annotated.iter().map(|(_, g)| *g).collect();
-    let mut s = score_sequence(&rec.name, &mesh_points(mesh), &ids, &pred, &gt);
+    let mut s = score_sequence(&rec.name, &model_points(mesh), &ids, &pred, &gt);
     let model = &rec.output.map.model;
-    let centres: Vec<Vector3<f64>> = (0..model.len()).filter(|&i| model.opacity(i) >= 0.5).map(|i| Vector3::from(model.means[i]).cast()).collect();
+    let centres = scored_centres(model);
     if !centres.is_empty() {
-        let in_gt = reconstruction_to_gt_frame(&centres, &pred[0], &gt[0]);
-        let samples = ((mesh.area() as f64 / 4e-6) as usize).max(MODEL_POINTS);
-        let surface: Vec<Vector3<f64>> = mesh.sample_surface(samples, 1).iter().map(|p| p.cast()).collect();
-        s.chamfer_cm = Some(chamfer_cm(&in_gt, &surface));
+        let views: Vec<View> =
+            annotated.iter().filter_map(|(r, g)| rec.depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })).collect();
+        s.chamfer_cm = Some(model_chamfer_cm(&centres, &pred[0], &gt[0], mesh, &views));
     }
     Some(s)
 }

@@ -3,6 +3,7 @@
 //! reconstruction against the ground-truth surface.
 
 pub mod report;
+pub mod visibility;
 
 use std::collections::HashMap;
 
@@ -10,6 +11,8 @@ use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::{Point3, Vector3};
 
 use crate::frame::Pose;
+use crate::source::synthetic::objects::Mesh;
+use crate::splats::Splats;
 
 /// Upper end of the AUC integration (metres).
 pub const AUC_MAX_M: f64 = 0.1;
@@ -116,6 +119,32 @@ pub fn chamfer_cm(reconstruction: &[Vector3<f64>], ground_truth: &[Vector3<f64>]
         return f64::INFINITY;
     }
     0.5 * (PointIndex::new(&recon).mean_distance(&gt) + PointIndex::new(&gt).mean_distance(&recon)) * 100.0
+}
+
+/// Points sampled on the mesh surface for ADD / ADD-S (deterministic).
+pub const MODEL_POINTS: usize = 4000;
+
+/// The model points of `mesh` for ADD / ADD-S.
+pub fn model_points(mesh: &Mesh) -> Vec<Vector3<f64>> {
+    mesh.sample_surface(MODEL_POINTS, 0).iter().map(|p| p.cast()).collect()
+}
+
+/// Surfels below this opacity are left out of the reconstruction that chamfer scores: they are on their way
+/// out (pruning removes them) and hardly show in a render.
+pub const MIN_SCORED_OPACITY: f32 = 0.5;
+
+/// The centres of a model's surfels that chamfer scores (see [`MIN_SCORED_OPACITY`]).
+pub fn scored_centres(model: &Splats) -> Vec<Vector3<f64>> {
+    (0..model.len()).filter(|&i| model.opacity(i) >= MIN_SCORED_OPACITY).map(|i| Vector3::from(model.means[i]).cast()).collect()
+}
+
+/// Chamfer distance (cm) of a reconstruction's surfel centres (tracker's object frame, first predicted pose
+/// `pred0`) against the part of `mesh` (ground truth's object frame, first pose `gt0`) that `views` saw.
+pub fn model_chamfer_cm(centres: &[Vector3<f64>], pred0: &Pose, gt0: &Pose, mesh: &Mesh, views: &[visibility::View]) -> f64 {
+    let in_gt_frame = reconstruction_to_gt_frame(centres, pred0, gt0);
+    // Dense enough that 5 mm voxels are all filled: about one sample per 2 mm × 2 mm.
+    let samples = ((mesh.area() as f64 / 4e-6) as usize).max(MODEL_POINTS);
+    chamfer_cm(&in_gt_frame, &visibility::visible_surface(mesh, views, samples, 1))
 }
 
 /// Moves a reconstruction from the tracker's object frame into the ground truth's: by pred_0, then gt_0⁻¹.

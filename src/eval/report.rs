@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use nalgebra::Vector3;
 use serde::Serialize;
 
+use super::visibility::{DepthKeeper, View};
 use super::{AUC_MAX_M, add, add_s, align_first_frame, auc, pose_errors};
-use crate::frame::Pose;
+use crate::frame::{Intrinsics, Pose};
 use crate::source::files::{list_files, stem};
-use crate::source::{SourceError, ho3d, ycbineoat};
+use crate::source::{FrameSource, SourceError, ho3d, ycbineoat};
 
 /// Ground truth of one sequence: frame ids in order with their poses (None where not annotated).
 pub struct GtTrack {
@@ -17,25 +18,39 @@ pub struct GtTrack {
     pub frames: Vec<(String, Option<Pose>)>,
     /// `mesh.obj` in the sequence folder, where the generator left one.
     pub mesh: Option<PathBuf>,
+    /// The camera, which tells the chamfer score what part of the object the sequence saw.
+    pub intrinsics: Intrinsics,
 }
 
 /// Reads the ground truth of a YCBInEOAT sequence (`annotated_poses/`) or an HO3D one (`meta/*.pkl`).
 pub fn load_gt(dir: &Path) -> Result<GtTrack, SourceError> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let frames = if dir.join("meta").is_dir() {
-        list_files(&dir.join("meta"), &["pkl"])?
+    let (frames, intrinsics) = if dir.join("meta").is_dir() {
+        let frames = list_files(&dir.join("meta"), &["pkl"])?
             .iter()
             .map(|p| Ok((stem(p), ho3d::read_meta(p)?.pose)))
-            .collect::<Result<Vec<_>, SourceError>>()?
+            .collect::<Result<Vec<_>, SourceError>>()?;
+        (frames, ho3d::Ho3dSource::open(dir)?.intrinsics())
     } else {
         let seq = ycbineoat::YcbineoatSource::open(dir)?;
-        seq.frame_ids().iter().cloned().zip(seq.gt_poses().iter().copied()).collect()
+        (seq.frame_ids().iter().cloned().zip(seq.gt_poses().iter().copied()).collect(), seq.intrinsics())
     };
     if frames.iter().all(|(_, p)| p.is_none()) {
         return Err(SourceError::Missing { path: dir.to_path_buf(), what: "ground-truth poses (annotated_poses/ or meta/)".into() });
     }
     let mesh = Some(dir.join("mesh.obj")).filter(|p| p.exists());
-    Ok(GtTrack { name, frames, mesh })
+    Ok(GtTrack { name, frames, mesh, intrinsics })
+}
+
+/// The annotated frames of the sequence in `dir` that [`DepthKeeper`] keeps, as views for the chamfer score's
+/// visibility (reads the whole sequence).
+pub fn seen_views(dir: &Path, gt: &GtTrack) -> Result<Vec<View>, SourceError> {
+    let source: Box<dyn FrameSource> =
+        if dir.join("meta").is_dir() { Box::new(ho3d::Ho3dSource::open(dir)?) } else { Box::new(ycbineoat::YcbineoatSource::open(dir)?) };
+    let (mut source, depths) = DepthKeeper::new(source);
+    while source.next_frame()?.is_some() {}
+    let depths = depths.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(gt.frames.iter().filter_map(|(id, p)| Some(View { intrinsics: gt.intrinsics, pose: (*p)?, depth: Some(depths.get(id)?.clone()) })).collect())
 }
 
 /// Reads predicted poses `<dir>/ob_in_cam/<id>.txt` (or `<dir>/<id>.txt`) for the given frame ids.
