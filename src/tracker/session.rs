@@ -254,7 +254,6 @@ fn run_tracker(
 
 /// Blocks until the mapping worker has taken in candidate `seq` and has nothing pending, or has stopped.
 fn wait_until_settled(map: &Latest<MapSnapshot>, seq: u64, worker: &std::thread::JoinHandle<Result<MapSnapshot, crate::gpu::fit::FitError>>) {
-    while !worker.is_finished() && !map.get().1.is_some_and(|m| m.incorporated_seq >= seq && m.settled) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    // The timeout only lets a worker that stopped on an error be noticed.
+    while !worker.is_finished() && !map.wait_for(std::time::Duration::from_millis(100), |m| m.incorporated_seq >= seq && m.settled) {}
 }
