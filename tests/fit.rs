@@ -124,7 +124,9 @@ fn two_keyframe_poses_perturbed_at_once_are_both_recovered() {
     let mut views: Vec<FitView> = truths.iter().map(|t| observe(fitter.renderer(), &model, &camera(), t)).collect();
     views[0].pose = perturb(&truths[0], 8.0, Vector3::new(1.0, 0.2, 0.0), Vector3::new(-0.02, 0.0, 0.01));
     views[1].pose = perturb(&truths[1], 9.0, Vector3::new(0.0, 0.3, 1.0), Vector3::new(0.0, 0.02, -0.01));
-    let report = fitter.fit(&mut model, &mut views, 300, FreeGroups::POSES).unwrap();
+    // 400 iterations: with depth weighing most (`LossConfig::depth_l1`), 8–9° and 2 cm off take longer to
+    // close (0.67° left after 300, 0.04° after 400).
+    let report = fitter.fit(&mut model, &mut views, 400, FreeGroups::POSES).unwrap();
     for (v, (view, truth)) in views.iter().zip(&truths).enumerate() {
         let (rot, trans) = pose_error(&view.pose, truth);
         assert!(rot < 0.5 && trans < 2.0, "view {v} recovered to {rot:.3}° and {trans:.2} mm; losses {:?}", report.losses);
