@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: installs the system packages they need when missing (Vulkan/Mesa, Xvfb), fetches the
 # RealSense SDK (from the pyrealsense2 wheel, see scripts/realsense-sdk.sh), checks that the default build
-# (no SDK) compiles, then runs `cargo test` with the `realsense` feature, the real SDK linked in.
+# (no SDK) compiles and the code is formatted, then runs `cargo test` with the `realsense` feature, the real SDK linked in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo check --locked --all-targets
+# Formatting (rustfmt.toml) is checked where the toolchain has rustfmt.
+if cargo fmt --version >/dev/null 2>&1; then cargo fmt --check; else echo "rustfmt not installed: formatting not checked"; fi
 eval "$(bash scripts/realsense-sdk.sh)"
 cargo test --locked --features realsense "$@"

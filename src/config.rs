@@ -160,7 +160,14 @@ pub struct SeedConfig {
 
 impl Default for SeedConfig {
     fn default() -> Self {
-        Self { stride_px: 1, scale_of_spacing: 0.6, opacity: 0.8, max_depth_step_m: 0.01, normal_baseline_px: 2, max_slant_deg: 75.0 }
+        Self {
+            stride_px: 1,
+            scale_of_spacing: 0.6,
+            opacity: 0.8,
+            max_depth_step_m: 0.01,
+            normal_baseline_px: 2,
+            max_slant_deg: 75.0,
+        }
     }
 }
 

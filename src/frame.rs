@@ -60,7 +60,8 @@ impl RgbdFrame {
     pub fn back_project(&self, x: u32, y: u32) -> Option<Vector3<f64>> {
         let k = &self.intrinsics;
         let d = self.depth_m.get_pixel(x, y)[0] as f64;
-        (d.is_finite() && d > 0.0).then(|| Vector3::new((x as f64 + 0.5 - k.cx) / k.fx * d, (y as f64 + 0.5 - k.cy) / k.fy * d, d))
+        (d.is_finite() && d > 0.0)
+            .then(|| Vector3::new((x as f64 + 0.5 - k.cx) / k.fx * d, (y as f64 + 0.5 - k.cy) / k.fy * d, d))
     }
 
     /// Camera-frame surface normal at (x, y) from depth differences `baseline` pixels either side, facing
@@ -111,9 +112,7 @@ fn parse_numbers(text: &str) -> Result<Vec<f64>, String> {
 /// Writes a pose as a 4×4 row-major matrix, one row per line (the YCBInEOAT `ob_in_cam` format).
 pub fn format_pose(pose: &Pose) -> String {
     let m = pose.to_homogeneous();
-    (0..4)
-        .map(|r| (0..4).map(|c| format!("{:.9e}", m[(r, c)])).collect::<Vec<_>>().join(" ") + "\n")
-        .collect()
+    (0..4).map(|r| (0..4).map(|c| format!("{:.9e}", m[(r, c)])).collect::<Vec<_>>().join(" ") + "\n").collect()
 }
 
 /// Why a 4×4 matrix is not a usable rigid transform.

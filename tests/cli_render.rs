@@ -42,9 +42,12 @@ fn bad_inputs_fail_with_the_file_named() {
     let dir = tempfile::tempdir().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
     let bad_camera = dir.path().join("camera.json");
-    std::fs::write(&bad_camera, r#"{"width": 64, "height": 48, "fx": 50, "fy": 50, "cx": 32, "cy": 24,
-        "world_to_camera": [[2,0,0,0],[0,1,0,0],[0,0,1,0.5],[0,0,0,1]]}"#)
-        .unwrap();
+    std::fs::write(
+        &bad_camera,
+        r#"{"width": 64, "height": 48, "fx": 50, "fy": 50, "cx": 32, "cy": 24,
+        "world_to_camera": [[2,0,0,0],[0,1,0,0],[0,0,1,0.5],[0,0,0,1]]}"#,
+    )
+    .unwrap();
     let output = splatrack()
         .args(["render", "--splats", &format!("{root}/assets/example_sphere.ply"), "--camera"])
         .arg(&bad_camera)

@@ -13,7 +13,10 @@ fn splatrack(args: &[&str]) -> std::process::Output {
 
 fn synth(out: &Path, format: &str) {
     let out = out.to_str().unwrap();
-    let o = splatrack(&["synth", "--object", "mug", "--motion", "robot", "--frames", "10", "--size", "80x60", "--seed", "2", "--format", format, "--out", out]);
+    let o = splatrack(&[
+        "synth", "--object", "mug", "--motion", "robot", "--frames", "10", "--size", "80x60", "--seed", "2",
+        "--format", format, "--out", out,
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -74,13 +77,22 @@ fn ground_truth_scores_100_and_a_perturbed_copy_scores_as_computed_by_hand() {
         }
         splatrack::splats::ply::write_ply(&recon, &splats).unwrap();
         let args = ["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()];
-        let o = Command::new(env!("CARGO_BIN_EXE_splatrack")).args(args).args(["--recon", recon.to_str().unwrap(), "--json"]).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_splatrack"))
+            .args(args)
+            .args(["--recon", recon.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()[0]["chamfer_cm"].as_f64().unwrap()
     };
     let seen = splatrack::eval::visibility::visible_surface(&mesh, &views, 20_000, 5);
     let whole: Vec<_> = mesh.sample_surface(20_000, 5).iter().map(|p| p.cast::<f64>()).collect();
-    assert!(seen.len() < whole.len() * 9 / 10, "{} of {} points seen in ten frames of one side", seen.len(), whole.len());
+    assert!(
+        seen.len() < whole.len() * 9 / 10,
+        "{} of {} points seen in ten frames of one side",
+        seen.len(),
+        whole.len()
+    );
     let same = chamfer_of(&seen);
     assert!(same < 0.15, "the seen surface scored {same} cm");
     let all = chamfer_of(&whole);
@@ -89,7 +101,8 @@ fn ground_truth_scores_100_and_a_perturbed_copy_scores_as_computed_by_hand() {
     let moved = chamfer_of(&lifted);
     assert!((0.3..1.0).contains(&moved) && moved > 3.0 * same, "1 cm offset scored {moved} cm");
 
-    let table = splatrack(&["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()]);
+    let table =
+        splatrack(&["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("ADD-S") && text.contains("seq") && text.contains("100.00"), "{text}");
 }
@@ -109,7 +122,14 @@ fn synth_writes_the_ho3d_layout_and_eval_reads_it() {
         let meta = splatrack::source::ho3d::read_meta(&seq.join(format!("meta/{i:04}.pkl"))).unwrap();
         std::fs::write(pred.join(format!("{i:04}.txt")), format_pose(&meta.pose.unwrap())).unwrap();
     }
-    let o = splatrack(&["eval", "--pred", pred.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap(), "--json"]);
+    let o = splatrack(&[
+        "eval",
+        "--pred",
+        pred.parent().unwrap().to_str().unwrap(),
+        "--gt",
+        seq.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!((v[0]["adds_auc"].as_f64().unwrap() - 100.0).abs() < 1e-6);

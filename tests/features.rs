@@ -16,7 +16,8 @@ fn turned(axis: Vector3<f64>, degrees: f64, t: Vector3<f64>) -> Pose {
 #[test]
 fn rigid_fit_recovers_a_known_pose_and_refuses_too_few_points() {
     let pose = turned(Vector3::new(0.3, -1.0, 0.4), 70.0, Vector3::new(0.05, -0.02, 0.6));
-    let object: Vec<Vector3<f64>> = (0..10).map(|i| Vector3::new((i as f64 * 0.7).sin(), (i as f64 * 1.3).cos(), i as f64 * 0.01) * 0.1).collect();
+    let object: Vec<Vector3<f64>> =
+        (0..10).map(|i| Vector3::new((i as f64 * 0.7).sin(), (i as f64 * 1.3).cos(), i as f64 * 0.01) * 0.1).collect();
     let camera: Vec<Vector3<f64>> = object.iter().map(|o| (pose * Point3::from(*o)).coords).collect();
     let fit = rigid_fit(&object, &camera).expect("ten points in general position");
     let (rot, trans) = pose_errors(&fit, &pose);
@@ -49,18 +50,32 @@ fn ransac_keeps_the_pose_most_matches_agree_on_despite_outliers() {
 /// only where they are right, and give the pose of `later` within `max_deg`, though the object turned and the
 /// light changed between them. Corners on a slim bottle span a few centimetres: the turn they give alone is
 /// loose (dense alignment pins it), the pixels they land on are not.
-fn assert_features_find_pose(object: ObjectKind, motion: MotionKind, seed: u64, first: usize, later: usize, max_deg: f64) {
+fn assert_features_find_pose(
+    object: ObjectKind,
+    motion: MotionKind,
+    seed: u64,
+    first: usize,
+    later: usize,
+    max_deg: f64,
+) {
     let scene = Scene::new(SequenceSpec { object, motion, frames: later + 1, width: 640, height: 480, seed });
     let cfg = FeatureConfig::default();
     let (a, b) = (scene.render(first), scene.render(later));
     let (pose_a, pose_b) = (a.gt_pose.unwrap(), b.gt_pose.unwrap());
     let features_a = detect(&a, a.object_mask.as_ref().unwrap(), &cfg);
     let features_b = detect(&b, b.object_mask.as_ref().unwrap(), &cfg);
-    assert!(features_a.len() > 20 && features_b.len() > 20, "{} and {} corners on a textured object", features_a.len(), features_b.len());
+    assert!(
+        features_a.len() > 20 && features_b.len() > 20,
+        "{} and {} corners on a textured object",
+        features_a.len(),
+        features_b.len()
+    );
     let to_object = pose_a.inverse();
-    let reference: Vec<(Vector3<f64>, Descriptor)> = features_a.iter().map(|f| ((to_object * Point3::from(f.point)).coords, f.descriptor)).collect();
+    let reference: Vec<(Vector3<f64>, Descriptor)> =
+        features_a.iter().map(|f| ((to_object * Point3::from(f.point)).coords, f.descriptor)).collect();
     let matches = match_features(&features_b, &reference, &cfg);
-    let found = ransac_pose(&matches, &cfg).unwrap_or_else(|| panic!("{object:?}: no pose from {} matches", matches.len()));
+    let found =
+        ransac_pose(&matches, &cfg).unwrap_or_else(|| panic!("{object:?}: no pose from {} matches", matches.len()));
     // What dense alignment takes from the matches kept: each lands on its corner at the true pose, give or
     // take the corner's and the depth's error (a wrong match, to a neighbouring block of repeated print,
     // lands 10 px or more away).
@@ -72,7 +87,12 @@ fn assert_features_find_pose(object: ObjectKind, motion: MotionKind, seed: u64, 
     let worst = found.inliers.iter().map(pixels_off).fold(0.0, f64::max);
     assert!(worst < 5.0, "{object:?} frames {first}→{later}: a kept match lands {worst:.1} px off");
     let (rot, trans) = pose_errors(&found.pose, &pose_b);
-    assert!(rot < max_deg && trans < 6.0, "{object:?} frames {first}→{later}: {rot:.2}° {trans:.1} mm from {} of {} matches", found.inliers.len(), matches.len());
+    assert!(
+        rot < max_deg && trans < 6.0,
+        "{object:?} frames {first}→{later}: {rot:.2}° {trans:.1} mm from {} of {} matches",
+        found.inliers.len(),
+        matches.len()
+    );
 }
 
 #[test]
@@ -86,12 +106,20 @@ fn features_find_the_pose_of_a_turned_box_and_bottle() {
 
 #[test]
 fn descriptors_of_one_corner_agree_and_of_different_ones_do_not() {
-    let scene = Scene::new(SequenceSpec { object: ObjectKind::Box, motion: MotionKind::Robot, frames: 1, width: 320, height: 240, seed: 0 });
+    let scene = Scene::new(SequenceSpec {
+        object: ObjectKind::Box,
+        motion: MotionKind::Robot,
+        frames: 1,
+        width: 320,
+        height: 240,
+        seed: 0,
+    });
     let frame = scene.render(0);
     let features = detect(&frame, frame.object_mask.as_ref().unwrap(), &FeatureConfig::default());
     assert!(features.len() > 20);
     let same = detect(&frame, frame.object_mask.as_ref().unwrap(), &FeatureConfig::default());
     assert_eq!(hamming(&features[0].descriptor, &same[0].descriptor), 0, "detection is deterministic");
-    let mean_other = features[1..].iter().map(|f| hamming(&features[0].descriptor, &f.descriptor)).sum::<u32>() as f64 / (features.len() - 1) as f64;
+    let mean_other = features[1..].iter().map(|f| hamming(&features[0].descriptor, &f.descriptor)).sum::<u32>() as f64
+        / (features.len() - 1) as f64;
     assert!(mean_other > 60.0, "other corners differ in {mean_other:.0} of 256 bits on average");
 }

@@ -5,8 +5,8 @@ mod common;
 use nalgebra::{Translation3, UnitQuaternion, Vector3};
 use splatrack::config::{LossConfig, OptimConfig, RasterConfig};
 use splatrack::frame::{Intrinsics, Pose};
-use splatrack::gpu::fit::{FitView, Fitter, FreeGroups};
 use splatrack::gpu::SplatRenderer;
+use splatrack::gpu::fit::{FitView, Fitter, FreeGroups};
 use splatrack::reference;
 use splatrack::rendered::{CH_ALPHA, CH_DEPTH_EXPECTED, CH_RGB, RenderedView};
 use splatrack::splats::{Splats, scenes};
@@ -61,7 +61,8 @@ fn gpu_loss_matches_its_cpu_twin() {
         // GPU and CPU renders differ in the last bits (see raster_vs_reference); 1 % of each term.
         assert!((a - b).abs() <= 0.01 * b.abs(), "{name}: GPU {a} vs CPU {b}");
     }
-    let differing = gpu_grads.planes.iter().zip(&cpu_grads.planes).filter(|(a, b)| (*a - *b).abs() > 1e-6 + 1e-3 * b.abs()).count();
+    let differing =
+        gpu_grads.planes.iter().zip(&cpu_grads.planes).filter(|(a, b)| (*a - *b).abs() > 1e-6 + 1e-3 * b.abs()).count();
     // L1 gradients are signs: a rendered value within rounding of its target may flip.
     assert!(differing <= gpu_grads.planes.len() / 200, "{differing} gradient entries differ");
 }
@@ -72,7 +73,12 @@ fn cpu_loss_gradients_match_finite_differences() {
     let model = object();
     let pose = common::pose_in_front(0.3, 0.4);
     let rendered = reference::render(&model, &k, &pose, &RasterConfig::default());
-    let mut view = observe(&mut SplatRenderer::new(common::gpu(), RasterConfig::default()), &model, &k, &perturb(&pose, 4.0, Vector3::x(), Vector3::new(0.004, 0.0, 0.0)));
+    let mut view = observe(
+        &mut SplatRenderer::new(common::gpu(), RasterConfig::default()),
+        &model,
+        &k,
+        &perturb(&pose, 4.0, Vector3::x(), Vector3::new(0.004, 0.0, 0.0)),
+    );
     view.pose = pose;
     let target = splatrack::gpu::fit::target_planes(&view);
     // The normal term holds the depth-map normal fixed (as 2DGS), which differences of depth would see.
@@ -129,7 +135,11 @@ fn two_keyframe_poses_perturbed_at_once_are_both_recovered() {
     let report = fitter.fit(&mut model, &mut views, 400, FreeGroups::POSES).unwrap();
     for (v, (view, truth)) in views.iter().zip(&truths).enumerate() {
         let (rot, trans) = pose_error(&view.pose, truth);
-        assert!(rot < 0.5 && trans < 2.0, "view {v} recovered to {rot:.3}° and {trans:.2} mm; losses {:?}", report.losses);
+        assert!(
+            rot < 0.5 && trans < 2.0,
+            "view {v} recovered to {rot:.3}° and {trans:.2} mm; losses {:?}",
+            report.losses
+        );
     }
 }
 
@@ -166,7 +176,8 @@ fn surfels_fitted_to_eight_views_reproduce_them() {
     let k = Intrinsics { width: 64, height: 48, fx: 72.0, fy: 72.5, cx: 32.1, cy: 23.8 };
     let mut views: Vec<FitView> = (0..8)
         .map(|i| {
-            let turn = UnitQuaternion::from_euler_angles(0.4 * (i as f64).sin(), i as f64 * std::f64::consts::FRAC_PI_4, 0.0);
+            let turn =
+                UnitQuaternion::from_euler_angles(0.4 * (i as f64).sin(), i as f64 * std::f64::consts::FRAC_PI_4, 0.0);
             observe(fitter.renderer(), &truth, &k, &Pose::from_parts(Translation3::new(0.0, 0.0, 0.3), turn))
         })
         .collect();
@@ -184,11 +195,20 @@ fn surfels_fitted_to_eight_views_reproduce_them() {
     let (psnr_before, depth_before) = psnr_and_depth_error(fitter.renderer(), &model, &views);
     fitter.fit(&mut model, &mut views, 200, FreeGroups::SURFELS).unwrap();
     let (psnr, depth_m) = psnr_and_depth_error(fitter.renderer(), &model, &views);
-    eprintln!("PSNR {psnr_before:.2} -> {psnr:.2} dB, depth error {:.2} -> {:.2} mm", depth_before * 1e3, depth_m * 1e3);
+    eprintln!(
+        "PSNR {psnr_before:.2} -> {psnr:.2} dB, depth error {:.2} -> {:.2} mm",
+        depth_before * 1e3,
+        depth_m * 1e3
+    );
     // Measured here: 20.9 -> 27.7 dB and 10.6 -> 4.8 mm (the object is a volumetric blob of surfels, whose
     // mean depth mixes several layers, so depth settles slower than colour).
     assert!(psnr >= 26.0 && psnr > psnr_before + 5.0, "PSNR {psnr_before:.2} -> {psnr:.2} dB");
-    assert!(depth_m <= 0.006 && depth_m < 0.5 * depth_before, "mean depth error {:.2} -> {:.2} mm", depth_before * 1e3, depth_m * 1e3);
+    assert!(
+        depth_m <= 0.006 && depth_m < 0.5 * depth_before,
+        "mean depth error {:.2} -> {:.2} mm",
+        depth_before * 1e3,
+        depth_m * 1e3
+    );
 }
 
 #[test]
@@ -225,9 +245,21 @@ fn one_iteration_steps_every_free_parameter_and_pose_as_the_cpu_twins_do() {
         }
         assert!(checked > 0, "{name}: nothing checked");
     };
-    check("means", start.means.as_flattened(), model.means.as_flattened(), grads.means.as_flattened(), optim.lr_means_m);
+    check(
+        "means",
+        start.means.as_flattened(),
+        model.means.as_flattened(),
+        grads.means.as_flattened(),
+        optim.lr_means_m,
+    );
     check("quats", start.quats.as_flattened(), model.quats.as_flattened(), grads.quats.as_flattened(), optim.lr_quats);
-    check("log_scales", start.log_scales.as_flattened(), model.log_scales.as_flattened(), grads.log_scales.as_flattened(), optim.lr_log_scales);
+    check(
+        "log_scales",
+        start.log_scales.as_flattened(),
+        model.log_scales.as_flattened(),
+        grads.log_scales.as_flattened(),
+        optim.lr_log_scales,
+    );
     check("opacity", &start.opacity_logits, &model.opacity_logits, &grads.opacity_logits, optim.lr_opacity_logits);
     check("colour", start.sh.as_flattened(), model.sh.as_flattened(), grads.sh_dc.as_flattened(), optim.lr_colors);
 

@@ -48,7 +48,13 @@ fn assert_close(gpu: &SplatGrads, cpu: &SplatGrads, what: &str) {
             }
         }
         // ...and a few components off where a pixel flips across a cutoff on one side only.
-        assert!(off <= a.len() / 100 + 1, "{what}: {off} of {} {name} gradients differ from the CPU reference:\n gpu {:?}\n cpu {:?}", a.len(), &a[..8], &b[..8]);
+        assert!(
+            off <= a.len() / 100 + 1,
+            "{what}: {off} of {} {name} gradients differ from the CPU reference:\n gpu {:?}\n cpu {:?}",
+            a.len(),
+            &a[..8],
+            &b[..8]
+        );
     }
 }
 
@@ -66,7 +72,8 @@ fn gpu_gradients_match_the_cpu_reference_on_every_atomic_path() {
         let upstream = random_upstream(w, h, case as u64);
         let cpu = backward(&splats, &cam, &pose, &config, &upstream);
         let gpu_splats = renderer.upload(&splats).unwrap();
-        let upstream_buffer = ctx.storage_buffer("upstream", (upstream.planes.len() * 4) as u64, wgpu::BufferUsages::empty()).unwrap();
+        let upstream_buffer =
+            ctx.storage_buffer("upstream", (upstream.planes.len() * 4) as u64, wgpu::BufferUsages::empty()).unwrap();
         ctx.queue.write_buffer(&upstream_buffer, 0, bytemuck::cast_slice(&upstream.planes));
         renderer.render(&gpu_splats, &cam, &pose).unwrap();
         for &opt in &options {
@@ -101,7 +108,8 @@ fn several_views_accumulate_surfel_gradients_and_keep_their_own_pose_gradients()
     let mut per_view = Vec::new();
     for (view, pose) in poses.iter().enumerate() {
         let upstream = random_upstream(64, 48, 100 + view as u64);
-        let buffer = ctx.storage_buffer("upstream", (upstream.planes.len() * 4) as u64, wgpu::BufferUsages::empty()).unwrap();
+        let buffer =
+            ctx.storage_buffer("upstream", (upstream.planes.len() * 4) as u64, wgpu::BufferUsages::empty()).unwrap();
         ctx.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(&upstream.planes));
         renderer.render(&gpu_splats, &cam, pose).unwrap();
         let mut encoder = ctx.device.create_command_encoder(&Default::default());

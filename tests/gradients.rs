@@ -47,7 +47,11 @@ fn scene(count: usize, scale_m: f32, seed: u64) -> Splats {
     let mut s = Splats::default();
     for _ in 0..count {
         let mean = [rng.random_range(-0.03..0.03), rng.random_range(-0.025..0.025), rng.random_range(-0.03..0.03)];
-        let tilt = UnitQuaternion::from_euler_angles(rng.random_range(-0.7..0.7), rng.random_range(-0.7..0.7), rng.random_range(0.0..3.0));
+        let tilt = UnitQuaternion::from_euler_angles(
+            rng.random_range(-0.7..0.7),
+            rng.random_range(-0.7..0.7),
+            rng.random_range(0.0..3.0),
+        );
         let q = tilt.quaternion();
         let scales = [scale_m * rng.random_range(0.6..1.4), scale_m * rng.random_range(0.6..1.4)];
         let rgb = [rng.random_range(0.1..0.9), rng.random_range(0.1..0.9), rng.random_range(0.1..0.9)];
@@ -101,7 +105,9 @@ fn check_parameters_under(s: &Splats, k: &Intrinsics, pose: &Pose, what: &str, w
             numeric(format!("quat[{i}][{a}]"), 2e-3, grads.quats[i][a] as f64, &|s, e| s.quats[i][a] += e);
         }
         for a in 0..2 {
-            numeric(format!("log_scale[{i}][{a}]"), 2e-3, grads.log_scales[i][a] as f64, &|s, e| s.log_scales[i][a] += e);
+            numeric(format!("log_scale[{i}][{a}]"), 2e-3, grads.log_scales[i][a] as f64, &|s, e| {
+                s.log_scales[i][a] += e
+            });
         }
         numeric(format!("opacity[{i}]"), 2e-3, grads.opacity_logits[i] as f64, &|s, e| s.opacity_logits[i] += e);
     }
@@ -111,11 +117,18 @@ fn check_parameters_under(s: &Splats, k: &Intrinsics, pose: &Pose, what: &str, w
         twist[a] = eps;
         let step = |sign: f64| {
             let xi: [f64; 6] = twist.map(|v| v * sign);
-            let delta = Pose::from_parts(Translation3::new(xi[0], xi[1], xi[2]), UnitQuaternion::from_scaled_axis(Vector3::new(xi[3], xi[4], xi[5])));
+            let delta = Pose::from_parts(
+                Translation3::new(xi[0], xi[1], xi[2]),
+                UnitQuaternion::from_scaled_axis(Vector3::new(xi[3], xi[4], xi[5])),
+            );
             delta * pose
         };
         // exp(ξ^) differs from (translation ∘ rotation) only at second order, which central differences cancel.
-        checks.push(Check { name: format!("pose_twist[{a}]"), analytic: grads.pose_twist[a] as f64, numeric: (f(s, &step(1.0)) - f(s, &step(-1.0))) / (2.0 * eps) });
+        checks.push(Check {
+            name: format!("pose_twist[{a}]"),
+            analytic: grads.pose_twist[a] as f64,
+            numeric: (f(s, &step(1.0)) - f(s, &step(-1.0))) / (2.0 * eps),
+        });
     }
     compare(&checks, what);
 }
@@ -127,7 +140,8 @@ fn camera() -> Intrinsics {
 #[test]
 fn ray_splat_kernel_gradients_match_finite_differences() {
     // Surfels several pixels wide: the ray–splat kernel wins everywhere (½(u²+v²) < 2|d|² once σ > 1 px).
-    let pose = Pose::from_parts(Translation3::new(0.004, -0.003, 0.25), UnitQuaternion::from_euler_angles(0.2, -0.3, 0.1));
+    let pose =
+        Pose::from_parts(Translation3::new(0.004, -0.003, 0.25), UnitQuaternion::from_euler_angles(0.2, -0.3, 0.1));
     check_all_parameters(&scene(5, 0.012, 1), &camera(), &pose, "overlapping surfels");
 }
 

@@ -7,8 +7,12 @@ use std::process::Command;
 /// Mean and standard deviation of the grey levels in a rectangle of the screenshot.
 fn region_stats(img: &image::RgbaImage, x0: f32, y0: f32, x1: f32, y1: f32) -> (f64, f64) {
     let (w, h) = img.dimensions();
-    let (xa, ya, xb, yb) = ((x0 * w as f32) as u32, (y0 * h as f32) as u32, (x1 * w as f32) as u32, (y1 * h as f32) as u32);
-    let values: Vec<f64> = (ya..yb).flat_map(|y| (xa..xb).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(x, y).0[..3].iter().map(|&c| c as f64).sum::<f64>() / 3.0).collect();
+    let (xa, ya, xb, yb) =
+        ((x0 * w as f32) as u32, (y0 * h as f32) as u32, (x1 * w as f32) as u32, (y1 * h as f32) as u32);
+    let values: Vec<f64> = (ya..yb)
+        .flat_map(|y| (xa..xb).map(move |x| (x, y)))
+        .map(|(x, y)| img.get_pixel(x, y).0[..3].iter().map(|&c| c as f64).sum::<f64>() / 3.0)
+        .collect();
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
     (mean, var.sqrt())
@@ -41,7 +45,10 @@ fn the_app_tracks_the_demo_and_its_screenshot_shows_every_panel() {
     assert!(live_std > 20.0, "live image region is nearly uniform (std {live_std:.1})");
     // The inspector (centre) shows splats: its view is dark background with a bright object.
     let (inspector_mean, inspector_std) = region_stats(&img, 0.4, 0.15, 0.75, 0.55);
-    assert!(inspector_std > 15.0 && inspector_mean > 25.0, "inspector shows no splats (mean {inspector_mean:.1}, std {inspector_std:.1})");
+    assert!(
+        inspector_std > 15.0 && inspector_mean > 25.0,
+        "inspector shows no splats (mean {inspector_mean:.1}, std {inspector_std:.1})"
+    );
     // The keyframe strip (right) holds the first keyframe's thumbnail.
     let (_, strip_std) = region_stats(&img, 0.81, 0.05, 0.87, 0.12);
     assert!(strip_std > 10.0, "no keyframe thumbnail (std {strip_std:.1})");

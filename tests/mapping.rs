@@ -28,10 +28,20 @@ fn map_at_true_poses(cfg: Config, scene: &Scene, frames: &[usize]) -> MapSnapsho
     for (seq, &index) in frames.iter().enumerate() {
         let frame = scene.render(index);
         let mask = frame.object_mask.as_ref().expect("synthetic frames have masks");
-        let info = KeyframeInfo { seq: seq as u64, frame_index: index, frame_id: frame.id.clone(), bin: 0, mask_area: mask_area(mask), pose: scene.object_pose(index) };
+        let info = KeyframeInfo {
+            seq: seq as u64,
+            frame_index: index,
+            frame_id: frame.id.clone(),
+            bin: 0,
+            mask_area: mask_area(mask),
+            pose: scene.object_pose(index),
+        };
         let view = downsample(&frame, cfg.mapping.downsample, cfg.seed.max_depth_step_m);
         candidates.send(KeyframeCandidate { info, view }).unwrap();
-        assert!(latest.wait_for(std::time::Duration::from_secs(600), |s| s.settled && s.incorporated_seq >= seq as u64), "mapping never took keyframe {seq} in");
+        assert!(
+            latest.wait_for(std::time::Duration::from_secs(600), |s| s.settled && s.incorporated_seq >= seq as u64),
+            "mapping never took keyframe {seq} in"
+        );
     }
     drop(candidates);
     worker.join().unwrap().unwrap()
@@ -44,7 +54,11 @@ fn geometry_and_pose_errors(scene: &Scene, map: &MapSnapshot) -> (f64, f64, f64)
     let index = PointIndex::new(&surface);
     let centres = splatrack::eval::scored_centres(&map.model);
     let distance_mm = 1e3 * index.mean_distance(&centres);
-    let (rot, trans) = map.keyframes.iter().map(|k| pose_errors(&k.pose, &scene.object_pose(k.frame_index))).fold((0.0f64, 0.0f64), |a, e| (a.0.max(e.0), a.1.max(e.1)));
+    let (rot, trans) = map
+        .keyframes
+        .iter()
+        .map(|k| pose_errors(&k.pose, &scene.object_pose(k.frame_index)))
+        .fold((0.0f64, 0.0f64), |a, e| (a.0.max(e.0), a.1.max(e.1)));
     (distance_mm, rot, trans)
 }
 
@@ -56,7 +70,14 @@ fn geometry_and_pose_errors(scene: &Scene, map: &MapSnapshot) -> (f64, f64, f64)
 /// outside it, so fitting depth pulls centres in).
 #[test]
 fn mapping_at_true_poses_keeps_the_surface_and_the_poses() {
-    let scene = Scene::new(SequenceSpec { object: ObjectKind::Bottle, motion: MotionKind::Inhand, frames: 90, width: 320, height: 240, seed: 1 });
+    let scene = Scene::new(SequenceSpec {
+        object: ObjectKind::Bottle,
+        motion: MotionKind::Inhand,
+        frames: 90,
+        width: 320,
+        height: 240,
+        seed: 1,
+    });
     // Fitting views at 160×120, the size the tracker maps 640×480 frames at.
     let mut cfg = Config::default();
     cfg.mapping.downsample = 2;
@@ -66,7 +87,9 @@ fn mapping_at_true_poses_keeps_the_surface_and_the_poses() {
     let (seeded_mm, _, _) = geometry_and_pose_errors(&scene, &map_at_true_poses(seeds_only, &scene, &frames));
     let map = map_at_true_poses(cfg, &scene, &frames);
     let (mapped_mm, rot, trans) = geometry_and_pose_errors(&scene, &map);
-    eprintln!("surfels {seeded_mm:.2} mm off the surface as seeded, {mapped_mm:.2} mm after mapping; keyframe poses within {rot:.2}° and {trans:.2} mm");
+    eprintln!(
+        "surfels {seeded_mm:.2} mm off the surface as seeded, {mapped_mm:.2} mm after mapping; keyframe poses within {rot:.2}° and {trans:.2} mm"
+    );
     assert!(map.keyframes.len() >= 3, "{} keyframes", map.keyframes.len());
     assert!(mapped_mm < 1.6, "surfels {seeded_mm:.2} mm off the surface as seeded, {mapped_mm:.2} mm after mapping");
     assert!(rot < 0.6 && trans < 3.5, "keyframe poses moved off the truth by up to {rot:.2}° and {trans:.2} mm");

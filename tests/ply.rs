@@ -56,7 +56,9 @@ fn ascii_file_reads_with_the_2dgs_conventions() {
     assert_eq!(s.quats[1], [0.7, 0.7, 0.0, 0.0]);
     // colour = 0.5 + 0.28209479 · f_dc; opacity = sigmoid(logit)
     let c = s.base_color(0);
-    assert!((c[0] - (0.5 + 0.282_094_8)).abs() < 1e-6 && c[1] == 0.5 - 0.282_094_8 && (c[2] - 0.641_047_4).abs() < 1e-6);
+    assert!(
+        (c[0] - (0.5 + 0.282_094_8)).abs() < 1e-6 && c[1] == 0.5 - 0.282_094_8 && (c[2] - 0.641_047_4).abs() < 1e-6
+    );
     assert!((s.opacity(0) - 1.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-7);
 }
 

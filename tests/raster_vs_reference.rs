@@ -52,7 +52,13 @@ fn compare(gpu: &RenderedView, cpu: &RenderedView, what: &str) {
     assert!(bad <= allowed, "{what}: {bad} of {n} pixels differ beyond tolerance (allowed {allowed})");
 }
 
-fn render_both(renderer: &mut SplatRenderer, splats: &Splats, w: u32, h: u32, angle: f64) -> (RenderedView, RenderedView) {
+fn render_both(
+    renderer: &mut SplatRenderer,
+    splats: &Splats,
+    w: u32,
+    h: u32,
+    angle: f64,
+) -> (RenderedView, RenderedView) {
     let cam = common::camera(w, h);
     let pose = common::pose_in_front(0.45, angle);
     let gpu_splats = renderer.upload(splats).unwrap();

@@ -82,7 +82,8 @@ fn real_numpy_pickles_are_read_and_converted_from_opengl_axes() {
     assert_eq!(meta.object_name.as_deref(), Some("006_mustard_bottle"));
     let pose = meta.pose.unwrap();
     assert!((pose.translation.vector - nalgebra::Vector3::new(0.05, 0.02, 0.55)).norm() < 1e-9);
-    let r_gl = nalgebra::Rotation3::from_scaled_axis(nalgebra::Vector3::new(0.3f32 as f64, -1.2f32 as f64, 0.5f32 as f64));
+    let r_gl =
+        nalgebra::Rotation3::from_scaled_axis(nalgebra::Vector3::new(0.3f32 as f64, -1.2f32 as f64, 0.5f32 as f64));
     let flip = nalgebra::Matrix3::from_diagonal(&nalgebra::Vector3::new(1.0, -1.0, -1.0));
     let expected = flip * r_gl.matrix();
     assert!((pose.rotation.to_rotation_matrix().matrix() - expected).abs().max() < 1e-6);
@@ -90,8 +91,10 @@ fn real_numpy_pickles_are_read_and_converted_from_opengl_axes() {
     assert!(unannotated.pose.is_none());
 }
 
-fn write_png<P: image::PixelWithColorType, C: std::ops::Deref<Target = [P::Subpixel]>>(img: &image::ImageBuffer<P, C>, path: &Path)
-where
+fn write_png<P: image::PixelWithColorType, C: std::ops::Deref<Target = [P::Subpixel]>>(
+    img: &image::ImageBuffer<P, C>,
+    path: &Path,
+) where
     [P::Subpixel]: image::EncodableLayout,
 {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -175,7 +178,10 @@ fn each_bad_input_gets_its_typed_error_naming_the_file() {
     let ids = ycb_fixture(dir.path());
     std::fs::write(dir.path().join(format!("rgb/{}.png", ids[1])), b"\x89PNG\r\n\x1a\nbroken").unwrap();
     let e = error_of(open_ycb(dir.path()));
-    assert!(matches!(&e, SourceError::UnreadableImage { path, .. } if path.ends_with(format!("rgb/{}.png", ids[1]))), "{e}");
+    assert!(
+        matches!(&e, SourceError::UnreadableImage { path, .. } if path.ends_with(format!("rgb/{}.png", ids[1]))),
+        "{e}"
+    );
 
     // Depth of the wrong bit depth.
     let dir = tempfile::tempdir().unwrap();
@@ -194,9 +200,12 @@ fn each_bad_input_gets_its_typed_error_naming_the_file() {
     let ids = ycb_fixture(dir.path());
     std::fs::create_dir_all(dir.path().join("annotated_poses")).unwrap();
     for id in &ids {
-        std::fs::write(dir.path().join(format!("annotated_poses/{id}.txt")), "1 0 0 0\n0 1 0 0\n0 0 1 nan\n0 0 0 1\n").unwrap();
+        std::fs::write(dir.path().join(format!("annotated_poses/{id}.txt")), "1 0 0 0\n0 1 0 0\n0 0 1 nan\n0 0 0 1\n")
+            .unwrap();
     }
-    assert!(matches!(error_of(open_ycb(dir.path())), SourceError::BadContent { path, .. } if path.ends_with(format!("{}.txt", ids[0]))));
+    assert!(
+        matches!(error_of(open_ycb(dir.path())), SourceError::BadContent { path, .. } if path.ends_with(format!("{}.txt", ids[0])))
+    );
     assert!(matches!(error_of(splatrack::source::open("kinect:/dev/video0")), SourceError::UnknownSpec(_)));
 }
 

@@ -49,10 +49,28 @@ struct SoftwareVideoFrame {
 
 unsafe extern "C" {
     fn rs2_create_software_device(error: *mut *mut sys::rs2_error) -> *mut sys::rs2_device;
-    fn rs2_software_device_add_sensor(dev: *mut sys::rs2_device, name: *const c_char, error: *mut *mut sys::rs2_error) -> *mut sys::rs2_sensor;
-    fn rs2_software_sensor_add_video_stream_ex(sensor: *mut sys::rs2_sensor, stream: VideoStream, is_default: c_int, error: *mut *mut sys::rs2_error) -> *mut sys::rs2_stream_profile;
-    fn rs2_software_sensor_on_video_frame(sensor: *mut sys::rs2_sensor, frame: SoftwareVideoFrame, error: *mut *mut sys::rs2_error);
-    fn rs2_software_sensor_add_read_only_option(sensor: *mut sys::rs2_sensor, option: sys::rs2_option, value: f32, error: *mut *mut sys::rs2_error);
+    fn rs2_software_device_add_sensor(
+        dev: *mut sys::rs2_device,
+        name: *const c_char,
+        error: *mut *mut sys::rs2_error,
+    ) -> *mut sys::rs2_sensor;
+    fn rs2_software_sensor_add_video_stream_ex(
+        sensor: *mut sys::rs2_sensor,
+        stream: VideoStream,
+        is_default: c_int,
+        error: *mut *mut sys::rs2_error,
+    ) -> *mut sys::rs2_stream_profile;
+    fn rs2_software_sensor_on_video_frame(
+        sensor: *mut sys::rs2_sensor,
+        frame: SoftwareVideoFrame,
+        error: *mut *mut sys::rs2_error,
+    );
+    fn rs2_software_sensor_add_read_only_option(
+        sensor: *mut sys::rs2_sensor,
+        option: sys::rs2_option,
+        value: f32,
+        error: *mut *mut sys::rs2_error,
+    );
 }
 
 /// Frames the SDK has let go of (it calls the deleter when a frame is destroyed: after the recorder wrote it).
@@ -71,7 +89,8 @@ const MAX_IN_FLIGHT: usize = 8;
 fn check(err: *mut sys::rs2_error, what: &str) {
     if !err.is_null() {
         // SAFETY: an error from the call just made, freed once.
-        let message = unsafe { std::ffi::CStr::from_ptr(sys::rs2_get_error_message(err)).to_string_lossy().into_owned() };
+        let message =
+            unsafe { std::ffi::CStr::from_ptr(sys::rs2_get_error_message(err)).to_string_lossy().into_owned() };
         unsafe { sys::rs2_free_error(err) };
         panic!("{what}: {message}");
     }
@@ -104,12 +123,33 @@ fn record(frames: &[RgbdFrame], file: &Path) {
         check(e, "add colour sensor");
         rs2_software_sensor_add_read_only_option(depth_sensor, sys::rs2_option_RS2_OPTION_DEPTH_UNITS, 0.001, &mut e);
         check(e, "depth units");
-        let stream = |kind, uid, bpp, format| VideoStream { kind, index: 0, uid, width: w, height: h, fps: 30, bpp, format, intrinsics };
-        let depth_profile = rs2_software_sensor_add_video_stream_ex(depth_sensor, stream(sys::rs2_stream_RS2_STREAM_DEPTH, 1, 2, sys::rs2_format_RS2_FORMAT_Z16), 1, &mut e);
+        let stream = |kind, uid, bpp, format| VideoStream {
+            kind,
+            index: 0,
+            uid,
+            width: w,
+            height: h,
+            fps: 30,
+            bpp,
+            format,
+            intrinsics,
+        };
+        let depth_profile = rs2_software_sensor_add_video_stream_ex(
+            depth_sensor,
+            stream(sys::rs2_stream_RS2_STREAM_DEPTH, 1, 2, sys::rs2_format_RS2_FORMAT_Z16),
+            1,
+            &mut e,
+        );
         check(e, "depth stream");
-        let color_profile = rs2_software_sensor_add_video_stream_ex(color_sensor, stream(sys::rs2_stream_RS2_STREAM_COLOR, 2, 3, sys::rs2_format_RS2_FORMAT_RGB8), 1, &mut e);
+        let color_profile = rs2_software_sensor_add_video_stream_ex(
+            color_sensor,
+            stream(sys::rs2_stream_RS2_STREAM_COLOR, 2, 3, sys::rs2_format_RS2_FORMAT_RGB8),
+            1,
+            &mut e,
+        );
         check(e, "colour stream");
-        let identity = sys::rs2_extrinsics { rotation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], translation: [0.0; 3] };
+        let identity =
+            sys::rs2_extrinsics { rotation: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], translation: [0.0; 3] };
         sys::rs2_register_extrinsics(depth_profile, color_profile, identity, &mut e);
         check(e, "extrinsics");
 
@@ -148,7 +188,8 @@ fn record(frames: &[RgbdFrame], file: &Path) {
                 assert!(waiting.elapsed().as_secs() < 20, "the recorder stopped releasing frames");
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            let depth: Vec<u8> = frame.depth_m.pixels().flat_map(|d| ((d[0] * 1000.0).round() as u16).to_le_bytes()).collect();
+            let depth: Vec<u8> =
+                frame.depth_m.pixels().flat_map(|d| ((d[0] * 1000.0).round() as u16).to_le_bytes()).collect();
             let color: Vec<u8> = frame.rgb.as_raw().clone();
             buffers.push(depth);
             buffers.push(color);
@@ -165,9 +206,17 @@ fn record(frames: &[RgbdFrame], file: &Path) {
                 profile,
                 depth_units: 0.001,
             };
-            rs2_software_sensor_on_video_frame(depth_sensor, video(buffers[n - 2].as_mut_ptr(), w * 2, 2, depth_profile), &mut e);
+            rs2_software_sensor_on_video_frame(
+                depth_sensor,
+                video(buffers[n - 2].as_mut_ptr(), w * 2, 2, depth_profile),
+                &mut e,
+            );
             check(e, "inject depth");
-            rs2_software_sensor_on_video_frame(color_sensor, video(buffers[n - 1].as_mut_ptr(), w * 3, 3, color_profile), &mut e);
+            rs2_software_sensor_on_video_frame(
+                color_sensor,
+                video(buffers[n - 1].as_mut_ptr(), w * 3, 3, color_profile),
+                &mut e,
+            );
             check(e, "inject colour");
             drain();
         }
@@ -200,7 +249,14 @@ fn record(frames: &[RgbdFrame], file: &Path) {
 
 /// The synthetic frames as a camera sees them: depth in whole millimetres, no masks but the first.
 fn camera_frames(n: usize) -> Vec<RgbdFrame> {
-    let spec = SequenceSpec { object: ObjectKind::Box, motion: MotionKind::Robot, frames: n, width: 320, height: 240, seed: 4 };
+    let spec = SequenceSpec {
+        object: ObjectKind::Box,
+        motion: MotionKind::Robot,
+        frames: n,
+        width: 320,
+        height: 240,
+        seed: 4,
+    };
     let mut source = SyntheticSource::new(spec);
     let mut frames = Vec::new();
     while let Some(mut f) = source.next_frame().unwrap() {

@@ -54,7 +54,14 @@ fn prefix_sum_matches_cpu() {
         }
         ctx.queue.submit([encoder.finish()]);
         let got: Vec<u32> = ctx.read_buffer(&buffer, n as usize).unwrap();
-        let expected: Vec<u32> = data.iter().scan(0u32, |acc, &v| { let before = *acc; *acc += v; Some(before) }).collect();
+        let expected: Vec<u32> = data
+            .iter()
+            .scan(0u32, |acc, &v| {
+                let before = *acc;
+                *acc += v;
+                Some(before)
+            })
+            .collect();
         assert!(got == expected, "exclusive scan of {n} values differs");
     }
 }

@@ -12,7 +12,11 @@ fn spec(object: ObjectKind, motion: MotionKind, frames: usize) -> SequenceSpec {
 #[test]
 fn the_same_seed_gives_the_same_frames_and_another_seed_does_not() {
     let s = spec(ObjectKind::Bottle, MotionKind::Inhand, 3);
-    let a: Vec<RgbdFrame> = std::iter::from_fn({ let mut src = SyntheticSource::new(s); move || src.next_frame().unwrap() }).collect();
+    let a: Vec<RgbdFrame> = std::iter::from_fn({
+        let mut src = SyntheticSource::new(s);
+        move || src.next_frame().unwrap()
+    })
+    .collect();
     let b = Scene::new(s).render(2);
     assert_eq!(a.len(), 3);
     assert_eq!(a[2].rgb, b.rgb);

@@ -128,7 +128,8 @@ fn replay_writes_poses_model_keyframes_and_a_scored_report() {
     assert_eq!(std::fs::read_dir(out.join("ob_in_cam")).unwrap().count(), 24);
     let model = splatrack::splats::ply::read_ply(&out.join("model.ply")).unwrap();
     assert!(model.len() > 100, "a model was built: {} surfels", model.len());
-    let keyframes: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("keyframes.json")).unwrap()).unwrap();
+    let keyframes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("keyframes.json")).unwrap()).unwrap();
     let kfs = keyframes["keyframes"].as_array().unwrap();
     assert!(!kfs.is_empty() && kfs[0]["frame_index"] == 0, "the first frame is the first keyframe");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
@@ -154,7 +155,19 @@ fn a_ycbineoat_folder_with_only_the_first_mask_and_no_poses_is_tracked_by_propag
     };
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     for seq in ["seq", "truth"] {
-        run(&["synth", "--object", "mug", "--motion", "robot", "--frames", "12", "--size", "320x240", "--out", &path(seq)]);
+        run(&[
+            "synth",
+            "--object",
+            "mug",
+            "--motion",
+            "robot",
+            "--frames",
+            "12",
+            "--size",
+            "320x240",
+            "--out",
+            &path(seq),
+        ]);
     }
     // As published for some sequences: a mask for the first frame only, no annotated poses.
     let masks = dir.path().join("seq/masks");
@@ -165,8 +178,18 @@ fn a_ycbineoat_folder_with_only_the_first_mask_and_no_poses_is_tracked_by_propag
     std::fs::remove_dir_all(dir.path().join("seq/masks_hand")).unwrap();
     let cfg = dir.path().join("small.toml");
     std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 5\npose_iterations = 3\n").unwrap();
-    run(&["replay", "--source", &format!("ycbineoat:{}", path("seq")), "--quiet", "--config", cfg.to_str().unwrap(), "--out", &path("out")]);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out/report.json")).unwrap()).unwrap();
+    run(&[
+        "replay",
+        "--source",
+        &format!("ycbineoat:{}", path("seq")),
+        "--quiet",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        &path("out"),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/report.json")).unwrap()).unwrap();
     assert_eq!((report["frames"].as_u64(), report["lost_frames"].as_u64()), (Some(12), Some(0)));
     assert!(report["score"].is_null(), "no ground truth, no score");
     // Scored against an identical sequence that kept its poses.
@@ -223,7 +246,8 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
         let pose = view.gt_pose.unwrap();
         let index = ModelIndex::new(&all_sides, 0.0, 0.0).unwrap();
         let covered = |x: u32, y: u32| {
-            view.back_project(x, y).is_some_and(|p| index.covers(&(pose.inverse() * nalgebra::Point3::from(p)).coords, 0.005))
+            view.back_project(x, y)
+                .is_some_and(|p| index.covers(&(pose.inverse() * nalgebra::Point3::from(p)).coords, 0.005))
         };
         all_sides.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
     }
@@ -233,7 +257,8 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
         let turned = gt * nalgebra::UnitQuaternion::from_scaled_axis(axis * std::f64::consts::PI);
         let wrong = at(&whole, &turned);
         assert!(
-            wrong.agreement + wrong.photo_agreement < right.agreement + right.photo_agreement - t.relocalise_margin as f64,
+            wrong.agreement + wrong.photo_agreement
+                < right.agreement + right.photo_agreement - t.relocalise_margin as f64,
             "turned about {axis:?}: {wrong:?} against {right:?}"
         );
     }
@@ -243,7 +268,8 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
 fn a_lockstep_replay_gives_the_same_poses_every_run() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("lockstep.toml");
-    std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 3\npose_iterations = 2\nlockstep = true\n").unwrap();
+    std::fs::write(&cfg, "[mapping]\ndownsample = 2\njoint_iterations = 3\npose_iterations = 2\nlockstep = true\n")
+        .unwrap();
     let poses = |name: &str| {
         let out = dir.path().join(name);
         replay("synthetic:mug,inhand,1,20,320x240", &cfg, &out);
@@ -260,7 +286,10 @@ fn a_lockstep_replay_gives_the_same_poses_every_run() {
     // vary between runs: poses agree to about 1e-9. Without lockstep they differ by degrees and millimetres,
     // as the tracker sees whatever model mapping has reached by then.
     let worst = a.iter().zip(&b).flat_map(|(p, q)| p.iter().zip(q).map(|(x, y)| (x - y).abs())).fold(0.0, f64::max);
-    assert!(worst < 1e-5, "tracking waited for mapping at every keyframe, yet the poses differ by {worst:e} (rotation entries or metres)");
+    assert!(
+        worst < 1e-5,
+        "tracking waited for mapping at every keyframe, yet the poses differ by {worst:e} (rotation entries or metres)"
+    );
 }
 
 #[test]
@@ -276,9 +305,17 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
     // would at 30 fps. Depth barely sees the bottle turn about its axis: the print and the damped steps must.
     let cfg = Config::default();
     let t = &cfg.tracking;
-    let scene = Scene::new(SequenceSpec { object: ObjectKind::Bottle, motion: MotionKind::Inhand, frames: 20, width: 320, height: 240, seed: 0 });
+    let scene = Scene::new(SequenceSpec {
+        object: ObjectKind::Bottle,
+        motion: MotionKind::Inhand,
+        frames: 20,
+        width: 320,
+        height: 240,
+        seed: 0,
+    });
     let first = scene.render(0);
-    let model = seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &first.gt_pose.unwrap(), &cfg.seed, None);
+    let model =
+        seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &first.gt_pose.unwrap(), &cfg.seed, None);
     let index = ModelIndex::new(&model, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap();
     let (mut before, mut after) = (0.0, 0.0);
     for k in [4, 8, 12, 16] {
@@ -289,7 +326,8 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
         let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
         let pyramid = IntensityPyramid::new(&frame, 2);
         let silhouette = MaskDistance::new(&mask);
-        let obs = Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &[] };
+        let obs =
+            Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &[] };
         before += pose_errors(&start, &gt).0;
         after += pose_errors(&align(&obs, &index, &start, t).pose, &gt).0;
     }

@@ -26,7 +26,9 @@ fn pod_mirrors_match_wgsl_layouts() {
             .iter()
             .find(|(_, t)| t.name.as_deref() == Some(mirror.wgsl_name))
             .unwrap_or_else(|| panic!("struct {} not found in {file}", mirror.wgsl_name));
-        let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{} is not a struct", mirror.wgsl_name) };
+        let naga::TypeInner::Struct { members, span } = &ty.inner else {
+            panic!("{} is not a struct", mirror.wgsl_name)
+        };
         assert_eq!(*span as usize, mirror.size, "{}: size", mirror.wgsl_name);
         assert_eq!(layouter[handle].size as usize, mirror.size, "{}: layout size", mirror.wgsl_name);
         let wgsl: Vec<(String, usize)> =
@@ -38,7 +40,18 @@ fn pod_mirrors_match_wgsl_layouts() {
 
 #[test]
 fn every_kernel_validates() {
-    for file in ["project.wgsl", "scan.wgsl", "sort.wgsl", "tiles.wgsl", "raster.wgsl", "project_bwd.wgsl", "loss.wgsl", "adam.wgsl", "pose_step.wgsl", "to_texture.wgsl"] {
+    for file in [
+        "project.wgsl",
+        "scan.wgsl",
+        "sort.wgsl",
+        "tiles.wgsl",
+        "raster.wgsl",
+        "project_bwd.wgsl",
+        "loss.wgsl",
+        "adam.wgsl",
+        "pose_step.wgsl",
+        "to_texture.wgsl",
+    ] {
         let module = naga::front::wgsl::parse_str(&shader(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
             .validate(&module)

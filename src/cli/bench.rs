@@ -142,8 +142,16 @@ fn raster(args: &RasterBenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("adapter        {}", report.adapter);
-        println!("scene          {} surfels, {}x{}, {} tile intersections", report.splats, width, height, intersections);
-        println!("GPU frame      {:.2} ms median, {:.2} ms min over {} frames", median, report.gpu_frame_ms_min, times_ms.len());
+        println!(
+            "scene          {} surfels, {}x{}, {} tile intersections",
+            report.splats, width, height, intersections
+        );
+        println!(
+            "GPU frame      {:.2} ms median, {:.2} ms min over {} frames",
+            median,
+            report.gpu_frame_ms_min,
+            times_ms.len()
+        );
         let total: f64 = report.stages_ms.iter().map(|(_, ms)| ms).sum();
         for (name, ms) in &report.stages_ms {
             println!("  {name:<12} {ms:9.2} ms  {:5.1} %", 100.0 * ms / total);
@@ -171,7 +179,10 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
             let renderer = fitter.renderer();
             let gpu = renderer.upload(&splats)?;
             let view = renderer.render_view(&gpu, &intr, &pose)?;
-            Ok(FitView { pose: pose * nalgebra::Translation3::new(0.003, 0.0, 0.0), ..FitView::from_render(&view, &intr, pose) })
+            Ok(FitView {
+                pose: pose * nalgebra::Translation3::new(0.003, 0.0, 0.0),
+                ..FitView::from_render(&view, &intr, pose)
+            })
         })
         .collect::<anyhow::Result<_>>()?;
     let runs = [
@@ -189,8 +200,11 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
         let report = fitter.fit(&mut model, &mut fit_views, args.iterations.max(1), FreeGroups::ALL)?;
         cumulative.push(1e3 * report.loop_seconds / args.iterations.max(1) as f64);
     }
-    let stage_ms: Vec<(&'static str, f64)> =
-        runs.iter().enumerate().map(|(i, (name, _))| (*name, cumulative[i] - if i == 0 { 0.0 } else { cumulative[i - 1] })).collect();
+    let stage_ms: Vec<(&'static str, f64)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (*name, cumulative[i] - if i == 0 { 0.0 } else { cumulative[i - 1] }))
+        .collect();
     let report = GradBenchReport {
         adapter: ctx.adapter_line(),
         splats: args.splats,
@@ -205,7 +219,10 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("adapter        {}", report.adapter);
-        println!("problem        {} surfels, {}x{}, {} view(s); gradients via {}", report.splats, width, height, report.views, report.gradient_path);
+        println!(
+            "problem        {} surfels, {}x{}, {} view(s); gradients via {}",
+            report.splats, width, height, report.views, report.gradient_path
+        );
         println!("iterations/s   {:.2} ({:.1} ms per iteration)", report.iterations_per_second, cumulative[3]);
         for (name, ms) in &report.stage_ms {
             println!("  {name:<12} {ms:9.2} ms  {:5.1} %", 100.0 * ms / cumulative[3]);

@@ -6,9 +6,9 @@ use anyhow::{Context, bail};
 
 use crate::eval::report::{SequenceScore, format_table, load_gt, load_predictions, score_sequence, seen_views};
 use crate::eval::{model_chamfer_cm, model_points, scored_centres};
-use crate::splats::ply::read_ply;
 use crate::frame::Pose;
 use crate::source::synthetic::objects::read_obj;
+use crate::splats::ply::read_ply;
 
 /// Arguments of `splatrack eval`.
 #[derive(Debug, clap::Args)]

@@ -91,7 +91,8 @@ impl SourceArgs {
 /// Parses `WxH` (e.g. `640x480`).
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"))?;
-    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"));
+    let parse =
+        |v: &str| v.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"));
     Ok((parse(w)?, parse(h)?))
 }
 
@@ -101,6 +102,10 @@ mod tests {
     fn sizes_parse_and_bad_ones_are_refused() {
         assert_eq!(super::parse_size("640x480"), Ok((640, 480)));
         assert_eq!(super::parse_size("64X48"), Ok((64, 48)));
-        assert!(super::parse_size("640").is_err() && super::parse_size("0x10").is_err() && super::parse_size("ax3").is_err());
+        assert!(
+            super::parse_size("640").is_err()
+                && super::parse_size("0x10").is_err()
+                && super::parse_size("ax3").is_err()
+        );
     }
 }

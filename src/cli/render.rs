@@ -53,8 +53,8 @@ struct CameraJson {
 /// Reads a camera.json into intrinsics and the world(object)-to-camera pose.
 pub fn read_camera(path: &Path) -> anyhow::Result<(Intrinsics, Pose)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading camera file {}", path.display()))?;
-    let cam: CameraJson =
-        serde_json::from_str(&text).with_context(|| format!("camera file {} is not valid camera JSON", path.display()))?;
+    let cam: CameraJson = serde_json::from_str(&text)
+        .with_context(|| format!("camera file {} is not valid camera JSON", path.display()))?;
     let rows = match cam.world_to_camera {
         Matrix4Json::Rows(r) => r,
         Matrix4Json::Flat(f) => std::array::from_fn(|r| std::array::from_fn(|c| f[4 * r + c])),

@@ -14,8 +14,8 @@ use crate::eval::visibility::{DepthKeeper, View};
 use crate::eval::{model_chamfer_cm, model_points, scored_centres};
 use crate::frame::{DepthImage, Intrinsics, Pose, format_pose};
 use crate::gpu::GpuContext;
-use crate::source::synthetic::objects::{Mesh, build, read_obj};
 use crate::source::synthetic::SequenceSpec;
+use crate::source::synthetic::objects::{Mesh, build, read_obj};
 use crate::splats::ply::write_ply;
 use crate::tracker::TrackerEvent;
 use crate::tracker::session::{Session, SessionOptions, SessionOutput};
@@ -104,7 +104,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let ctx = Arc::new(GpuContext::new()?);
     let adapter = ctx.adapter_line();
     tracing::info!("GPU: {adapter}");
-    let session = Session::start(Box::new(source), cfg, ctx, SessionOptions { max_frames: args.frames, ..Default::default() });
+    let session =
+        Session::start(Box::new(source), cfg, ctx, SessionOptions { max_frames: args.frames, ..Default::default() });
     let mut summary = record(session, &args.out, !args.quiet, &args.input.source)?;
     summary.depths = std::mem::take(&mut *depths.lock().unwrap_or_else(|e| e.into_inner()));
     let mesh = object_mesh(&args.input.source, args.mesh.as_deref())?;
@@ -127,9 +128,14 @@ pub struct Recorded {
 pub fn record(session: Session, out: &Path, progress: bool, label: &str) -> anyhow::Result<Recorded> {
     let poses_dir = out.join("ob_in_cam");
     fs::create_dir_all(&poses_dir).with_context(|| format!("{}: cannot create", poses_dir.display()))?;
-    let bar = if progress { indicatif::ProgressBar::new(session.len.unwrap_or(0) as u64) } else { indicatif::ProgressBar::hidden() };
+    let bar = if progress {
+        indicatif::ProgressBar::new(session.len.unwrap_or(0) as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} frames {per_sec} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} frames {per_sec} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_prefix(label.to_string());
     let (name, intrinsics) = (session.name.clone(), session.intrinsics);
@@ -184,13 +190,18 @@ fn object_mesh(source: &str, mesh: Option<&Path>) -> anyhow::Result<Option<Mesh>
 pub fn write_outputs(out: &Path, rec: Recorded, mesh: Option<&Mesh>, adapter: String) -> anyhow::Result<()> {
     let map = &rec.output.map;
     write_ply(&out.join("model.ply"), &map.model)?;
-    let dropped: Vec<&TrackerEvent> = rec.events.iter().filter(|e| matches!(e, TrackerEvent::KeyframeDropped { .. })).collect();
+    let dropped: Vec<&TrackerEvent> =
+        rec.events.iter().filter(|e| matches!(e, TrackerEvent::KeyframeDropped { .. })).collect();
     let keyframes = serde_json::json!({ "keyframes": map.keyframes, "dropped": dropped });
     write_json(&out.join("keyframes.json"), &keyframes)?;
 
     let score = mesh.and_then(|mesh| score(&rec, mesh));
     let times: Vec<StageTimes> = rec.results.iter().skip(1).map(|r| r.times).collect();
-    let steps: Vec<f64> = rec.events.iter().filter_map(|e| if let TrackerEvent::MappingStep { ms, .. } = e { Some(*ms) } else { None }).collect();
+    let steps: Vec<f64> = rec
+        .events
+        .iter()
+        .filter_map(|e| if let TrackerEvent::MappingStep { ms, .. } = e { Some(*ms) } else { None })
+        .collect();
     let report = Report {
         source: rec.name.clone(),
         adapter,
@@ -230,7 +241,10 @@ pub fn write_outputs(out: &Path, rec: Recorded, mesh: Option<&Mesh>, adapter: St
             report.lost_frames
         );
     } else {
-        println!("{}: {} frames, {:.1} fps, {} splats, {} keyframes, {} lost", rec.name, report.frames, report.fps, report.splats, report.keyframes, report.lost_frames);
+        println!(
+            "{}: {} frames, {:.1} fps, {} splats, {} keyframes, {} lost",
+            rec.name, report.frames, report.fps, report.splats, report.keyframes, report.lost_frames
+        );
     }
     if let Some(e) = &rec.output.error {
         anyhow::bail!("stopped early after {} frames (outputs written to {}): {e}", rec.results.len(), out.display());
@@ -251,8 +265,12 @@ fn score(rec: &Recorded, mesh: &Mesh) -> Option<SequenceScore> {
     let model = &rec.output.map.model;
     let centres = scored_centres(model);
     if !centres.is_empty() {
-        let views: Vec<View> =
-            annotated.iter().filter_map(|(r, g)| rec.depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })).collect();
+        let views: Vec<View> = annotated
+            .iter()
+            .filter_map(|(r, g)| {
+                rec.depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })
+            })
+            .collect();
         s.chamfer_cm = Some(model_chamfer_cm(&centres, &pred[0], &gt[0], mesh, &views));
     }
     Some(s)
@@ -260,7 +278,8 @@ fn score(rec: &Recorded, mesh: &Mesh) -> Option<SequenceScore> {
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, serde_json::to_string_pretty(value)?).with_context(|| format!("{}: cannot write", tmp.display()))?;
+    fs::write(&tmp, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("{}: cannot write", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
 }

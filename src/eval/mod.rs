@@ -59,7 +59,8 @@ impl PointIndex {
 /// Mean distance from each ground-truth-posed model point to the nearest prediction-posed model point
 /// (metres): ADD for symmetric objects, blind to poses that look the same.
 pub fn add_s(points: &[Vector3<f64>], pred: &Pose, gt: &Pose) -> f64 {
-    let posed = |pose: &Pose| -> Vec<Vector3<f64>> { points.iter().map(|x| (pose * Point3::from(*x)).coords).collect() };
+    let posed =
+        |pose: &Pose| -> Vec<Vector3<f64>> { points.iter().map(|x| (pose * Point3::from(*x)).coords).collect() };
     PointIndex::new(&posed(pred)).mean_distance(&posed(gt))
 }
 
@@ -85,7 +86,10 @@ pub fn auc(errors_m: &[f64], max_m: f64) -> f64 {
     for i in 1..precision.len() {
         precision[i] = precision[i].max(precision[i - 1]);
     }
-    let area: f64 = (1..recall.len()).filter(|&i| recall[i] != recall[i - 1]).map(|i| (recall[i] - recall[i - 1]) * precision[i]).sum();
+    let area: f64 = (1..recall.len())
+        .filter(|&i| recall[i] != recall[i - 1])
+        .map(|i| (recall[i] - recall[i - 1]) * precision[i])
+        .sum();
     area / max_m * 100.0
 }
 
@@ -135,12 +139,21 @@ pub const MIN_SCORED_OPACITY: f32 = 0.5;
 
 /// The centres of a model's surfels that chamfer scores (see [`MIN_SCORED_OPACITY`]).
 pub fn scored_centres(model: &Splats) -> Vec<Vector3<f64>> {
-    (0..model.len()).filter(|&i| model.opacity(i) >= MIN_SCORED_OPACITY).map(|i| Vector3::from(model.means[i]).cast()).collect()
+    (0..model.len())
+        .filter(|&i| model.opacity(i) >= MIN_SCORED_OPACITY)
+        .map(|i| Vector3::from(model.means[i]).cast())
+        .collect()
 }
 
 /// Chamfer distance (cm) of a reconstruction's surfel centres (tracker's object frame, first predicted pose
 /// `pred0`) against the part of `mesh` (ground truth's object frame, first pose `gt0`) that `views` saw.
-pub fn model_chamfer_cm(centres: &[Vector3<f64>], pred0: &Pose, gt0: &Pose, mesh: &Mesh, views: &[visibility::View]) -> f64 {
+pub fn model_chamfer_cm(
+    centres: &[Vector3<f64>],
+    pred0: &Pose,
+    gt0: &Pose,
+    mesh: &Mesh,
+    views: &[visibility::View],
+) -> f64 {
     let in_gt_frame = reconstruction_to_gt_frame(centres, pred0, gt0);
     // Dense enough that 5 mm voxels are all filled: about one sample per 2 mm × 2 mm.
     let samples = ((mesh.area() as f64 / 4e-6) as usize).max(MODEL_POINTS);
@@ -162,7 +175,9 @@ mod tests {
     fn cube_points() -> Vec<Vector3<f64>> {
         [-1.0, 1.0]
             .iter()
-            .flat_map(|&x| [-1.0, 1.0].into_iter().flat_map(move |y| [-1.0, 1.0].map(move |z| Vector3::new(x, y, z) * 0.05)))
+            .flat_map(|&x| {
+                [-1.0, 1.0].into_iter().flat_map(move |y| [-1.0, 1.0].map(move |z| Vector3::new(x, y, z) * 0.05))
+            })
             .collect()
     }
 
@@ -174,7 +189,10 @@ mod tests {
         assert!((add(&pts, &shifted, &gt) - 0.05).abs() < 1e-12);
         assert!((add_s(&pts, &shifted, &gt) - 0.05).abs() < 1e-12);
         // Swapping the two points (a half turn about their midpoint) costs ADD 0.1 but ADD-S 0.
-        let flip = Pose::from_parts(Translation3::new(0.1, 0.0, 0.0), UnitQuaternion::from_axis_angle(&Vector3::z_axis(), std::f64::consts::PI));
+        let flip = Pose::from_parts(
+            Translation3::new(0.1, 0.0, 0.0),
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), std::f64::consts::PI),
+        );
         assert!((add(&pts, &flip, &gt) - 0.1).abs() < 1e-12);
         assert!(add_s(&pts, &flip, &gt) < 1e-12);
     }
@@ -206,9 +224,16 @@ mod tests {
     #[test]
     fn symmetric_object_turned_about_its_axis() {
         // Points on a circle around z: a turn about z by one point spacing maps the set onto itself.
-        let pts: Vec<Vector3<f64>> =
-            (0..36).map(|k| { let a = k as f64 * 10f64.to_radians(); Vector3::new(0.05 * a.cos(), 0.05 * a.sin(), 0.0) }).collect();
-        let turned = Pose::from_parts(Translation3::identity(), UnitQuaternion::from_axis_angle(&Vector3::z_axis(), 30f64.to_radians()));
+        let pts: Vec<Vector3<f64>> = (0..36)
+            .map(|k| {
+                let a = k as f64 * 10f64.to_radians();
+                Vector3::new(0.05 * a.cos(), 0.05 * a.sin(), 0.0)
+            })
+            .collect();
+        let turned = Pose::from_parts(
+            Translation3::identity(),
+            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), 30f64.to_radians()),
+        );
         assert!(add_s(&pts, &turned, &Pose::identity()) < 1e-9);
         assert!(add(&pts, &turned, &Pose::identity()) > 0.02);
     }
@@ -216,10 +241,16 @@ mod tests {
     #[test]
     fn first_frame_alignment_removes_a_constant_frame_change() {
         let gt: Vec<Pose> = (0..5)
-            .map(|k| Pose::from_parts(Translation3::new(0.0, 0.01 * k as f64, 0.5), UnitQuaternion::from_euler_angles(0.1 * k as f64, 0.0, 0.2)))
+            .map(|k| {
+                Pose::from_parts(
+                    Translation3::new(0.0, 0.01 * k as f64, 0.5),
+                    UnitQuaternion::from_euler_angles(0.1 * k as f64, 0.0, 0.2),
+                )
+            })
             .collect();
         // A tracker whose object frame is offset and turned relative to the ground truth's.
-        let frame_change = Pose::from_parts(Translation3::new(0.03, -0.02, 0.01), UnitQuaternion::from_euler_angles(0.4, -0.3, 1.0));
+        let frame_change =
+            Pose::from_parts(Translation3::new(0.03, -0.02, 0.01), UnitQuaternion::from_euler_angles(0.4, -0.3, 1.0));
         let pred: Vec<Pose> = gt.iter().map(|g| g * frame_change).collect();
         for (a, g) in align_first_frame(&pred, &gt[0]).iter().zip(&gt) {
             let (r, t) = pose_errors(a, g);

@@ -36,7 +36,10 @@ pub fn load_gt(dir: &Path) -> Result<GtTrack, SourceError> {
         (seq.frame_ids().iter().cloned().zip(seq.gt_poses().iter().copied()).collect(), seq.intrinsics())
     };
     if frames.iter().all(|(_, p)| p.is_none()) {
-        return Err(SourceError::Missing { path: dir.to_path_buf(), what: "ground-truth poses (annotated_poses/ or meta/)".into() });
+        return Err(SourceError::Missing {
+            path: dir.to_path_buf(),
+            what: "ground-truth poses (annotated_poses/ or meta/)".into(),
+        });
     }
     let mesh = Some(dir.join("mesh.obj")).filter(|p| p.exists());
     Ok(GtTrack { name, frames, mesh, intrinsics })
@@ -45,12 +48,21 @@ pub fn load_gt(dir: &Path) -> Result<GtTrack, SourceError> {
 /// The annotated frames of the sequence in `dir` that [`DepthKeeper`] keeps, as views for the chamfer score's
 /// visibility (reads the whole sequence).
 pub fn seen_views(dir: &Path, gt: &GtTrack) -> Result<Vec<View>, SourceError> {
-    let source: Box<dyn FrameSource> =
-        if dir.join("meta").is_dir() { Box::new(ho3d::Ho3dSource::open(dir)?) } else { Box::new(ycbineoat::YcbineoatSource::open(dir)?) };
+    let source: Box<dyn FrameSource> = if dir.join("meta").is_dir() {
+        Box::new(ho3d::Ho3dSource::open(dir)?)
+    } else {
+        Box::new(ycbineoat::YcbineoatSource::open(dir)?)
+    };
     let (mut source, depths) = DepthKeeper::new(source);
     while source.next_frame()?.is_some() {}
     let depths = depths.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(gt.frames.iter().filter_map(|(id, p)| Some(View { intrinsics: gt.intrinsics, pose: (*p)?, depth: Some(depths.get(id)?.clone()) })).collect())
+    Ok(gt
+        .frames
+        .iter()
+        .filter_map(|(id, p)| {
+            Some(View { intrinsics: gt.intrinsics, pose: (*p)?, depth: Some(depths.get(id)?.clone()) })
+        })
+        .collect())
 }
 
 /// Reads predicted poses `<dir>/ob_in_cam/<id>.txt` (or `<dir>/<id>.txt`) for the given frame ids.
@@ -104,7 +116,13 @@ pub struct SequenceScore {
 
 /// Scores a predicted track against ground truth on the frames that have it (`ids`, `pred` and `gt` in step);
 /// the prediction is aligned by the first such frame. `model_points` are in the ground truth's object frame.
-pub fn score_sequence(name: &str, model_points: &[Vector3<f64>], ids: &[&str], pred: &[Pose], gt: &[Pose]) -> SequenceScore {
+pub fn score_sequence(
+    name: &str,
+    model_points: &[Vector3<f64>],
+    ids: &[&str],
+    pred: &[Pose],
+    gt: &[Pose],
+) -> SequenceScore {
     assert!(pred.len() == gt.len() && ids.len() == gt.len(), "one prediction per annotated frame");
     let aligned = match gt.first() {
         Some(gt0) => align_first_frame(pred, gt0),

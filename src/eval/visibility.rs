@@ -72,7 +72,10 @@ fn pixel_of(k: &Intrinsics, p: &Vector3<f32>) -> Option<(u32, u32)> {
 fn farthest_object_depth_around(fb: &Framebuffer, x: u32, y: u32) -> Option<f32> {
     let (x0, y0) = (x.saturating_sub(1), y.saturating_sub(1));
     let (x1, y1) = ((x + 1).min(fb.width - 1), (y + 1).min(fb.height - 1));
-    (y0..=y1).flat_map(|v| (x0..=x1).map(move |u| fb.depth[(v * fb.width + u) as usize])).filter(|z| z.is_finite()).reduce(f32::max)
+    (y0..=y1)
+        .flat_map(|v| (x0..=x1).map(move |u| fb.depth[(v * fb.width + u) as usize]))
+        .filter(|z| z.is_finite())
+        .reduce(f32::max)
 }
 
 /// Whether `depth` (any size) shows something well in front of depth `z` at full-size pixel (x, y) or next to
@@ -80,7 +83,8 @@ fn farthest_object_depth_around(fb: &Framebuffer, x: u32, y: u32) -> Option<f32>
 fn occluded(depth: &DepthImage, k: &Intrinsics, x: u32, y: u32, z: f32) -> bool {
     let (w, h) = depth.dimensions();
     let (u, v) = ((x as u64 * w as u64 / k.width as u64) as u32, (y as u64 * h as u64 / k.height as u64) as u32);
-    let around = (v.saturating_sub(1)..=(v + 1).min(h - 1)).flat_map(|v| (u.saturating_sub(1)..=(u + 1).min(w - 1)).map(move |u| (u, v)));
+    let around = (v.saturating_sub(1)..=(v + 1).min(h - 1))
+        .flat_map(|v| (u.saturating_sub(1)..=(u + 1).min(w - 1)).map(move |u| (u, v)));
     around.map(|(u, v)| depth.get_pixel(u, v)[0]).any(|observed| observed > 0.0 && observed < z - OCCLUDER_MARGIN_M)
 }
 
@@ -106,7 +110,9 @@ impl DepthKeeper {
     fn keep(&self, frame: &RgbdFrame) {
         let (w, h) = frame.depth_m.dimensions();
         let (sw, sh) = (w.div_ceil(KEPT_DEPTH_FACTOR), h.div_ceil(KEPT_DEPTH_FACTOR));
-        let small = DepthImage::from_fn(sw, sh, |u, v| *frame.depth_m.get_pixel((u * w / sw).min(w - 1), (v * h / sh).min(h - 1)));
+        let small = DepthImage::from_fn(sw, sh, |u, v| {
+            *frame.depth_m.get_pixel((u * w / sw).min(w - 1), (v * h / sh).min(h - 1))
+        });
         self.kept.lock().unwrap_or_else(|e| e.into_inner()).insert(frame.id.clone(), Arc::new(small));
     }
 }
@@ -157,12 +163,19 @@ mod tests {
     fn a_cube_seen_from_one_side_shows_that_face_only() {
         let mut cube = Mesh::default();
         cube.add_box(Vector3::zeros(), Vector3::new(0.03, 0.03, 0.03), [0; 6]);
-        let front = Pose::from_parts(Translation3::new(0.0, 0.0, 0.3), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI));
+        let front = Pose::from_parts(
+            Translation3::new(0.0, 0.0, 0.3),
+            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI),
+        );
         let seen = visible_surface(&cube, &[view(front, None)], 6000, 1);
         // The face towards the camera is z = +0.03 in the object frame (turned by 180° about x).
         let on_front = seen.iter().filter(|p| (p.z - 0.03).abs() < 1e-6).count();
         // Besides the face, a rim of the four side faces no deeper than the margin, 1.5 mm of 60: up to 100.
-        assert!(on_front > 950 && seen.len() < 1150, "{} of 6000 points seen, {on_front} on the front face of 1000", seen.len());
+        assert!(
+            on_front > 950 && seen.len() < 1150,
+            "{} of 6000 points seen, {on_front} on the front face of 1000",
+            seen.len()
+        );
 
         let back = Pose::from_parts(Translation3::new(0.0, 0.0, 0.3), UnitQuaternion::identity());
         let both = visible_surface(&cube, &[view(front, None), view(back, None)], 6000, 1);
@@ -173,7 +186,11 @@ mod tests {
         // edge: 2 of the face's 33 pixels. Depth missing there (0) hides nothing.
         let hand = DepthImage::from_fn(80, 60, |x, _| image::Luma([if x >= 40 { 0.22 } else { 0.5 }]));
         let half = visible_surface(&cube, &[view(front, Some(hand))], 6000, 1);
-        assert!(half.len() > 380 && half.len() < 560, "{} of 6000 points seen, half a face less a strip is 440", half.len());
+        assert!(
+            half.len() > 380 && half.len() < 560,
+            "{} of 6000 points seen, half a face less a strip is 440",
+            half.len()
+        );
         let holes = DepthImage::from_fn(80, 60, |_, _| image::Luma([0.0]));
         assert_eq!(visible_surface(&cube, &[view(front, Some(holes))], 6000, 1).len(), seen.len());
     }

@@ -132,7 +132,8 @@ impl Backward {
         } else {
             include_str!("../../shaders/grad_reduce_thread.wgsl")
         };
-        let raster_src = format!("{atomics}\n{reduce}\n{SPLAT_BATCH_WGSL}\n{}", include_str!("../../shaders/raster_bwd.wgsl"));
+        let raster_src =
+            format!("{atomics}\n{reduce}\n{SPLAT_BATCH_WGSL}\n{}", include_str!("../../shaders/raster_bwd.wgsl"));
         let project_src = include_str!("../../shaders/project_bwd.wgsl");
         Self {
             raster_bwd: pipeline(ctx, "raster_bwd", &raster_src, "main", config),
@@ -188,7 +189,8 @@ impl Backward {
         let num_partials = splats.len.div_ceil(256);
         let twist_params = ctx.uniform_buffer("twist params", &TwistParams { num_partials, view, _pad0: 0, _pad1: 0 });
         let sum_group = bind(ctx, &self.sum_twist, &[(8, &grads.partials), (9, &twist_params), (10, &grads.twists)]);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("backward"), timestamp_writes: None });
+        let mut pass = encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("backward"), timestamp_writes: None });
         let [tiles_x, tiles_y] = forward.tiles;
         pass.set_pipeline(&self.raster_bwd);
         pass.set_bind_group(0, &raster_group, &[]);

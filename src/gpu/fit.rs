@@ -55,7 +55,9 @@ impl FitView {
                 let p = at(x, y);
                 image::Luma([if alpha[p] >= 0.5 { view.plane(CH_DEPTH_EXPECTED)[p] / alpha[p] } else { 0.0 }])
             }),
-            mask: Mask::from_fn(intrinsics.width, intrinsics.height, |x, y| image::Luma([if alpha[at(x, y)] >= 0.5 { 255 } else { 0 }])),
+            mask: Mask::from_fn(intrinsics.width, intrinsics.height, |x, y| {
+                image::Luma([if alpha[at(x, y)] >= 0.5 { 255 } else { 0 }])
+            }),
             pose,
         }
     }
@@ -74,9 +76,11 @@ pub struct FreeGroups {
 
 impl FreeGroups {
     /// Every surfel parameter, poses frozen (mapping).
-    pub const SURFELS: Self = Self { means: true, quats: true, scales: true, opacities: true, colors: true, poses: false };
+    pub const SURFELS: Self =
+        Self { means: true, quats: true, scales: true, opacities: true, colors: true, poses: false };
     /// Poses only, surfels frozen (tracking).
-    pub const POSES: Self = Self { means: false, quats: false, scales: false, opacities: false, colors: false, poses: true };
+    pub const POSES: Self =
+        Self { means: false, quats: false, scales: false, opacities: false, colors: false, poses: true };
     /// Everything (joint refinement).
     pub const ALL: Self = Self { means: true, quats: true, scales: true, opacities: true, colors: true, poses: true };
 }
@@ -182,7 +186,13 @@ impl Fitter {
     }
 
     /// As [`Fitter::new`] with a chosen gradient accumulation path.
-    pub fn with_grad_options(ctx: Arc<GpuContext>, raster: RasterConfig, losses: LossConfig, optim: OptimConfig, grad: GradOptions) -> Self {
+    pub fn with_grad_options(
+        ctx: Arc<GpuContext>,
+        raster: RasterConfig,
+        losses: LossConfig,
+        optim: OptimConfig,
+        grad: GradOptions,
+    ) -> Self {
         Self {
             renderer: SplatRenderer::new(ctx.clone(), raster),
             backward: Backward::new(&ctx, &raster, grad),
@@ -218,7 +228,18 @@ impl Fitter {
         let partials = ctx.storage_buffer("loss partials", groups as u64 * 8 * 4, none)?;
         let loss_params = ctx.uniform_buffer("loss params", &self.loss_params(pixels));
         let forward = self.renderer.forward_state().expect("just rendered");
-        let group = bind(&ctx, &self.loss, &[(0, forward.params), (1, forward.out_f32), (2, &target), (3, &upstream), (4, &partials), (5, &loss_params)]);
+        let group = bind(
+            &ctx,
+            &self.loss,
+            &[
+                (0, forward.params),
+                (1, forward.out_f32),
+                (2, &target),
+                (3, &upstream),
+                (4, &partials),
+                (5, &loss_params),
+            ],
+        );
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -226,7 +247,12 @@ impl Fitter {
         }
         ctx.queue.submit([encoder.finish()]);
         let terms = sum_partials(&ctx.read_buffer(&partials, groups as usize * 8)?);
-        let grads = RenderedView { width: k.width, height: k.height, planes: ctx.read_buffer(&upstream, F32_CHANNELS * pixels)?, counts: vec![0; U32_CHANNELS * pixels] };
+        let grads = RenderedView {
+            width: k.width,
+            height: k.height,
+            planes: ctx.read_buffer(&upstream, F32_CHANNELS * pixels)?,
+            counts: vec![0; U32_CHANNELS * pixels],
+        };
         Ok((terms, grads))
     }
 
@@ -245,7 +271,13 @@ impl Fitter {
 
     /// Runs `iterations` steps on `splats` and the poses of `views`, changing only the `free` groups, and
     /// writes the results back into them.
-    pub fn fit(&mut self, splats: &mut Splats, views: &mut [FitView], iterations: u32, free: FreeGroups) -> Result<FitReport, FitError> {
+    pub fn fit(
+        &mut self,
+        splats: &mut Splats,
+        views: &mut [FitView],
+        iterations: u32,
+        free: FreeGroups,
+    ) -> Result<FitReport, FitError> {
         let _span = tracing::debug_span!("fit", splats = splats.len(), views = views.len(), iterations).entered();
         if views.is_empty() || views.len() > MAX_VIEWS {
             return Err(FitError::ViewCount(views.len()));
@@ -253,8 +285,15 @@ impl Fitter {
         let k0 = views[0].intrinsics;
         for (v, view) in views.iter().enumerate() {
             let size = (view.intrinsics.width, view.intrinsics.height);
-            if size != (k0.width, k0.height) || view.rgb.dimensions() != size || view.depth_m.dimensions() != size || view.mask.dimensions() != size {
-                return Err(FitError::BadView { view: v, what: format!("every view and image must be {}x{}", k0.width, k0.height) });
+            if size != (k0.width, k0.height)
+                || view.rgb.dimensions() != size
+                || view.depth_m.dimensions() != size
+                || view.mask.dimensions() != size
+            {
+                return Err(FitError::BadView {
+                    view: v,
+                    what: format!("every view and image must be {}x{}", k0.width, k0.height),
+                });
             }
         }
         let ctx = self.ctx.clone();
@@ -266,8 +305,10 @@ impl Fitter {
         let moment2 = ctx.storage_buffer("adam v", n.max(1) as u64 * PARAM_GRADS_PER_SURFEL * 4, none)?;
         let pose_moments = ctx.storage_buffer("pose moments", views.len() as u64 * 12 * 4, none)?;
         let tiles = [k0.width.div_ceil(TILE_SIZE), k0.height.div_ceil(TILE_SIZE)];
-        let all_params: Vec<RenderParams> = views.iter().map(|v| render_params(&gpu_splats, &v.intrinsics, &v.pose, tiles)).collect();
-        let view_params = ctx.storage_buffer("view params", (all_params.len() * size_of::<RenderParams>()) as u64, none)?;
+        let all_params: Vec<RenderParams> =
+            views.iter().map(|v| render_params(&gpu_splats, &v.intrinsics, &v.pose, tiles)).collect();
+        let view_params =
+            ctx.storage_buffer("view params", (all_params.len() * size_of::<RenderParams>()) as u64, none)?;
         ctx.queue.write_buffer(&view_params, 0, bytemuck::cast_slice(&all_params));
 
         // Size the key buffers from exact renders of every view, with headroom for the model to move.
@@ -293,7 +334,14 @@ impl Fitter {
                 let loss_group = bind(
                     &ctx,
                     &self.loss,
-                    &[(0, &params_buffer), (1, &out_f32), (2, &target), (3, &upstream), (4, &partials), (5, &loss_params)],
+                    &[
+                        (0, &params_buffer),
+                        (1, &out_f32),
+                        (2, &target),
+                        (3, &upstream),
+                        (4, &partials),
+                        (5, &loss_params),
+                    ],
                 );
                 Ok(GpuView { upstream, partials, loss_group })
             })
@@ -323,7 +371,11 @@ impl Fitter {
             .map(|(g, u)| bind(&ctx, &self.adam, &[(0, u), (1, g.1), (2, &grads.params), (3, &moment1), (4, &moment2)]))
             .collect();
         let pose_uniform = ctx.uniform_buffer("pose step params", &PoseStepParams::zeroed());
-        let pose_group = bind(&ctx, &self.pose_step, &[(0, &pose_uniform), (1, &view_params), (2, &grads.twists), (3, &pose_moments)]);
+        let pose_group = bind(
+            &ctx,
+            &self.pose_step,
+            &[(0, &pose_uniform), (1, &view_params), (2, &grads.twists), (3, &pose_moments)],
+        );
         let free_views = match (free.poses, views.len()) {
             (false, _) => 0,
             (true, MAX_VIEWS) => u32::MAX,
@@ -380,16 +432,30 @@ impl Fitter {
                 encoder.copy_buffer_to_buffer(&view_params, v as u64 * param_size, &params_buffer, 0, Some(param_size));
                 self.renderer.encode_render_reserved(&mut encoder, &gpu_splats, &k0)?;
                 if stages.loss {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("loss"), timestamp_writes: None });
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("loss"),
+                        timestamp_writes: None,
+                    });
                     dispatch_items(&mut pass, &self.loss, &gpu_view.loss_group, pixels as u32);
                 }
                 if stages.backward {
                     let forward = self.renderer.forward_state().expect("just rendered");
-                    self.backward.encode(&ctx, &mut encoder, &gpu_splats, &forward, &gpu_view.upstream, &grads, v as u32);
+                    self.backward.encode(
+                        &ctx,
+                        &mut encoder,
+                        &gpu_splats,
+                        &forward,
+                        &gpu_view.upstream,
+                        &grads,
+                        v as u32,
+                    );
                 }
             }
             if stages.step {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("optimizer"), timestamp_writes: None });
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("optimizer"),
+                    timestamp_writes: None,
+                });
                 for ((free_group, _, _, width, _, _), group) in groups.iter().zip(&adam_groups) {
                     if *free_group && n > 0 {
                         dispatch_items(&mut pass, &self.adam, group, width * n);
@@ -433,7 +499,8 @@ impl Fitter {
         read_back_splats(&ctx, &gpu_splats, splats)?;
         if free.means && iterations > 0 {
             let g: Vec<f32> = ctx.read_buffer(&grads.params, 3 * n as usize)?;
-            report.mean_grad_norms = g.chunks_exact(3).map(|c| (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt()).collect();
+            report.mean_grad_norms =
+                g.chunks_exact(3).map(|c| (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt()).collect();
         }
         let fitted: Vec<RenderParams> = ctx.read_buffer(&view_params, views.len())?;
         for (view, p) in views.iter_mut().zip(&fitted) {
@@ -466,4 +533,3 @@ fn read_back_splats(ctx: &GpuContext, gpu: &GpuSplats, splats: &mut Splats) -> R
     splats.sh = sh.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
     Ok(())
 }
-

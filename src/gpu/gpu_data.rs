@@ -150,25 +150,90 @@ pub(crate) use mirror_layout;
 /// Every mirror with the shader file that declares it.
 pub fn mirror_layouts() -> Vec<(&'static str, MirrorLayout)> {
     vec![
-        ("common.wgsl", mirror_layout!(RenderParams {
-            rot_c0, rot_c1, rot_c2, translation, focal, principal, image_size, tile_count, num_splats, sh_coeffs,
-            _pad0, _pad1
-        })),
-        ("common.wgsl", mirror_layout!(ProjectedSplat {
-            ray_u, centre_x, ray_v, centre_y, ray_w, depth, normal, opacity, color, tile_count, radius, _pad
-        })),
+        (
+            "common.wgsl",
+            mirror_layout!(RenderParams {
+                rot_c0,
+                rot_c1,
+                rot_c2,
+                translation,
+                focal,
+                principal,
+                image_size,
+                tile_count,
+                num_splats,
+                sh_coeffs,
+                _pad0,
+                _pad1
+            }),
+        ),
+        (
+            "common.wgsl",
+            mirror_layout!(ProjectedSplat {
+                ray_u,
+                centre_x,
+                ray_v,
+                centre_y,
+                ray_w,
+                depth,
+                normal,
+                opacity,
+                color,
+                tile_count,
+                radius,
+                _pad
+            }),
+        ),
         ("scan.wgsl", mirror_layout!(ScanParams { len, _pad0, _pad1, _pad2 })),
         ("sort.wgsl", mirror_layout!(SortParams { num_keys, shift, num_blocks, _pad })),
         ("tiles.wgsl", mirror_layout!(TileParams { num_keys, _pad0, _pad1, _pad2 })),
         ("project_bwd.wgsl", mirror_layout!(TwistParams { num_partials, view, _pad0, _pad1 })),
-        ("loss.wgsl", mirror_layout!(LossParams {
-            color_l1, depth_l1, mask_l1, normal, distortion, occlusion_margin_m, inv_pixels, _pad
-        })),
-        ("adam.wgsl", mirror_layout!(AdamParams {
-            grad_offset, count, width, stride, lr, beta1, beta2, epsilon, bias1, bias2, clip, _pad
-        })),
-        ("pose_step.wgsl", mirror_layout!(PoseStepParams {
-            num_views, free_views, lr_rotation, lr_translation, beta1, beta2, epsilon, bias1, bias2, clip, _pad0, _pad1
-        })),
+        (
+            "loss.wgsl",
+            mirror_layout!(LossParams {
+                color_l1,
+                depth_l1,
+                mask_l1,
+                normal,
+                distortion,
+                occlusion_margin_m,
+                inv_pixels,
+                _pad
+            }),
+        ),
+        (
+            "adam.wgsl",
+            mirror_layout!(AdamParams {
+                grad_offset,
+                count,
+                width,
+                stride,
+                lr,
+                beta1,
+                beta2,
+                epsilon,
+                bias1,
+                bias2,
+                clip,
+                _pad
+            }),
+        ),
+        (
+            "pose_step.wgsl",
+            mirror_layout!(PoseStepParams {
+                num_views,
+                free_views,
+                lr_rotation,
+                lr_translation,
+                beta1,
+                beta2,
+                epsilon,
+                bias1,
+                bias2,
+                clip,
+                _pad0,
+                _pad1
+            }),
+        ),
     ]
 }

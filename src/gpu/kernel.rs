@@ -10,7 +10,13 @@ pub const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
 pub const SPLAT_BATCH_WGSL: &str = include_str!("../../shaders/splat_batch.wgsl");
 
 /// A compute pipeline for `entry` of a kernel source, with an automatic bind-group layout.
-pub fn pipeline(ctx: &GpuContext, label: &str, source: &str, entry: &str, config: &RasterConfig) -> wgpu::ComputePipeline {
+pub fn pipeline(
+    ctx: &GpuContext,
+    label: &str,
+    source: &str,
+    entry: &str,
+    config: &RasterConfig,
+) -> wgpu::ComputePipeline {
     let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(format!("{COMMON_WGSL}\n{source}").into()),
@@ -44,7 +50,12 @@ pub fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, entries: &[(u32,
 }
 
 /// Dispatches enough 256-wide workgroups to cover `items` threads.
-pub fn dispatch_items(pass: &mut wgpu::ComputePass, pipeline: &wgpu::ComputePipeline, group: &wgpu::BindGroup, items: u32) {
+pub fn dispatch_items(
+    pass: &mut wgpu::ComputePass,
+    pipeline: &wgpu::ComputePipeline,
+    group: &wgpu::BindGroup,
+    items: u32,
+) {
     let (x, y) = dispatch_dims(items.div_ceil(256));
     pass.set_pipeline(pipeline);
     pass.set_bind_group(0, group, &[]);

@@ -230,7 +230,11 @@ impl SplatRenderer {
         intr: &Intrinsics,
     ) -> Result<(), RenderError> {
         self.prepare(splats, intr, None)?;
-        let capacity = self.keys.as_ref().map(|k| k.capacity).ok_or_else(|| RenderError::Camera("reserve_keys before a reserved render".into()))?;
+        let capacity = self
+            .keys
+            .as_ref()
+            .map(|k| k.capacity)
+            .ok_or_else(|| RenderError::Camera("reserve_keys before a reserved render".into()))?;
         self.encode_counts(encoder, splats)?;
         self.encode_keys_and_raster(encoder, splats, capacity, true)
     }
@@ -242,7 +246,8 @@ impl SplatRenderer {
 
     /// Number of (tile, surfel) pairs the last render produced (a read-back: call occasionally).
     pub fn read_intersections(&self, splats: &GpuSplats) -> Result<u32, RenderError> {
-        let frame = self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_intersections before any render".into()))?;
+        let frame =
+            self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_intersections before any render".into()))?;
         Ok(self.ctx.read_buffer_at::<u32>(&frame.offsets, splats.len as u64 * 4, 1)?[0])
     }
 
@@ -412,12 +417,18 @@ impl SplatRenderer {
 
     /// Reads the last render's projected surfels (tests compare them with the CPU reference).
     pub fn read_projected(&self) -> Result<Vec<ProjectedSplat>, RenderError> {
-        let frame = self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_projected before any render".into()))?;
+        let frame =
+            self.frame.as_ref().ok_or_else(|| RenderError::Camera("read_projected before any render".into()))?;
         Ok(self.ctx.read_buffer(&frame.projected, frame.num_splats as usize)?)
     }
 
     /// Convenience for one-off renders: render and read back.
-    pub fn render_view(&mut self, splats: &GpuSplats, intr: &Intrinsics, pose: &Pose) -> Result<RenderedView, RenderError> {
+    pub fn render_view(
+        &mut self,
+        splats: &GpuSplats,
+        intr: &Intrinsics,
+        pose: &Pose,
+    ) -> Result<RenderedView, RenderError> {
         self.render(splats, intr, pose)?;
         self.read_view()
     }

@@ -28,7 +28,9 @@ impl KeyBuffers {
     /// Buffers for `capacity` keys (at least one).
     pub fn new(ctx: &GpuContext, label: &str, capacity: u32) -> Result<Self, GpuError> {
         let capacity = capacity.max(1);
-        let make = |what: &str| ctx.storage_buffer(&format!("{label} {what}"), capacity as u64 * 4, wgpu::BufferUsages::empty());
+        let make = |what: &str| {
+            ctx.storage_buffer(&format!("{label} {what}"), capacity as u64 * 4, wgpu::BufferUsages::empty())
+        };
         Ok(Self { keys: [make("keys a")?, make("keys b")?], values: [make("values a")?, make("values b")?], capacity })
     }
 }
@@ -73,9 +75,14 @@ impl RadixSort {
             return Ok(Sorted { result: 0 });
         }
         let num_blocks = num_keys.div_ceil(256);
-        let offsets = ctx.storage_buffer("radix digit offsets", RADIX as u64 * num_blocks as u64 * 4, wgpu::BufferUsages::empty())?;
+        let offsets = ctx.storage_buffer(
+            "radix digit offsets",
+            RADIX as u64 * num_blocks as u64 * 4,
+            wgpu::BufferUsages::empty(),
+        )?;
         let scan_plan = self.scan.plan(ctx, &offsets, RADIX * num_blocks)?;
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("radix sort"), timestamp_writes });
+        let mut pass =
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("radix sort"), timestamp_writes });
         for (p, &shift) in shifts.iter().enumerate() {
             let (src, dst) = (p % 2, 1 - p % 2);
             let params = ctx.uniform_buffer("sort params", &SortParams { num_keys, shift, num_blocks, _pad: 0 });

@@ -10,7 +10,10 @@ use eframe::{egui, egui_wgpu};
 use egui::{Color32, Pos2, Rect, Stroke, Vec2};
 use nalgebra::{Point3, Vector3};
 
-use super::state::{ColorMode, OrbitCamera, Series, count_below, describe_splat, drop_reason, pick_splat, project, recolored, splat_colors};
+use super::state::{
+    ColorMode, OrbitCamera, Series, count_below, describe_splat, drop_reason, pick_splat, project, recolored,
+    splat_colors,
+};
 use super::texture::{SplatTexture, ViewMode};
 use super::viewer::{InspectorRequest, LiveRequest, Viewer};
 use crate::config::Config;
@@ -100,7 +103,8 @@ impl App {
         let rs = cc.wgpu_render_state.as_ref().ok_or_else(|| anyhow::anyhow!("the GUI needs the wgpu renderer"))?;
         let gpu = Arc::new(GpuContext::from_device(&rs.adapter, rs.device.clone(), rs.queue.clone()));
         let mut egui_renderer = rs.renderer.write();
-        let inspector = Arc::new(SplatTexture::new(gpu.clone(), &mut egui_renderer, INSPECTOR_SIZE[0], INSPECTOR_SIZE[1]));
+        let inspector =
+            Arc::new(SplatTexture::new(gpu.clone(), &mut egui_renderer, INSPECTOR_SIZE[0], INSPECTOR_SIZE[1]));
         drop(egui_renderer);
         let mut app = Self {
             viewer: None,
@@ -165,14 +169,26 @@ impl App {
         self.selected = None;
         self.keyframes.clear();
         self.flashes.clear();
-        for s in [&mut self.loss, &mut self.splat_count, &mut self.model_size, &mut self.added, &mut self.pruned, &mut self.fps, &mut self.frame_ms] {
+        for s in [
+            &mut self.loss,
+            &mut self.splat_count,
+            &mut self.model_size,
+            &mut self.added,
+            &mut self.pruned,
+            &mut self.fps,
+            &mut self.frame_ms,
+        ] {
             *s = Series::new(2000);
         }
         self.track.clear();
         self.banner = None;
         match crate::source::open_with(&self.source_edit, &self.opts.open) {
             Ok(source) => {
-                let options = SessionOptions { max_frames: self.opts.exit_after_frames, paused: self.paused, ..Default::default() };
+                let options = SessionOptions {
+                    max_frames: self.opts.exit_after_frames,
+                    paused: self.paused,
+                    ..Default::default()
+                };
                 let session = Session::start(source, self.opts.config, self.gpu.clone(), options);
                 session.control(Control::Pace(Some(self.speed)));
                 self.start_viewer(session.intrinsics);
@@ -383,7 +399,10 @@ impl App {
                         ViewMode::Depth => "depth",
                         ViewMode::Residual => "residual (depth, 2 cm = red)",
                     });
-                    ui.image((tex.id, Vec2::new(width / 3.0 - 6.0, (width / 3.0 - 6.0) * k.height as f32 / k.width as f32)));
+                    ui.image((
+                        tex.id,
+                        Vec2::new(width / 3.0 - 6.0, (width / 3.0 - 6.0) * k.height as f32 / k.width as f32),
+                    ));
                 });
             }
         });
@@ -399,7 +418,12 @@ impl App {
             .map(|m| (m, Arc::new(SplatTexture::new(self.gpu.clone(), &mut egui_renderer, w, h))))
             .collect();
         drop(egui_renderer);
-        self.viewer = Some(Viewer::start(self.gpu.clone(), self.opts.config.raster, self.live_views.clone(), self.inspector.clone()));
+        self.viewer = Some(Viewer::start(
+            self.gpu.clone(),
+            self.opts.config.raster,
+            self.live_views.clone(),
+            self.inspector.clone(),
+        ));
     }
 
     fn keyframe_panel(&mut self, ui: &mut egui::Ui) {
@@ -411,7 +435,10 @@ impl App {
                         let tint = if k.dropped.is_some() { Color32::from_gray(90) } else { Color32::WHITE };
                         let r = ui.add(egui::Image::new((k.thumbnail.id(), Vec2::new(96.0, 72.0))).tint(tint));
                         if k.dropped.is_some() {
-                            ui.painter().line_segment([r.rect.left_top(), r.rect.right_bottom()], Stroke::new(2.0, Color32::RED));
+                            ui.painter().line_segment(
+                                [r.rect.left_top(), r.rect.right_bottom()],
+                                Stroke::new(2.0, Color32::RED),
+                            );
                         }
                         ui.label(format!("#{} bin {}", k.info.seq, k.info.bin));
                     });
@@ -485,10 +512,12 @@ impl App {
         }
         let k = Intrinsics::from_fov(INSPECTOR_SIZE[0], INSPECTOR_SIZE[1], 50.0);
         let preview = self.prune_preview.then_some(self.prune_threshold);
-        let key: InspectorKey = (Arc::as_ptr(&s.model) as usize, s.model.len(), self.color_mode, preview.map(f32::to_bits));
+        let key: InspectorKey =
+            (Arc::as_ptr(&s.model) as usize, s.model.len(), self.color_mode, preview.map(f32::to_bits));
         if self.inspector_model.as_ref().is_none_or(|(k, _)| *k != key) {
             let colors = splat_colors(&s.model, &s.origin, self.color_mode, preview);
-            self.inspector_model = Some((key, Arc::new(recolored(&s.model, &colors, self.color_mode != ColorMode::Rgb))));
+            self.inspector_model =
+                Some((key, Arc::new(recolored(&s.model, &colors, self.color_mode != ColorMode::Rgb))));
         }
         let pose = self.orbit.pose();
         let o = &self.orbit;
@@ -524,7 +553,9 @@ impl App {
             self.selected = pick_splat(shown, &pose, &k, (click.0 as f64, click.1 as f64), 6.0);
         }
         let painter = ui.painter_at(rect);
-        let to_screen = |p: &Vector3<f64>| project(&pose, &k, p).map(|(x, y, _)| rect.left_top() + Vec2::new(x as f32, y as f32) * scale);
+        let to_screen = |p: &Vector3<f64>| {
+            project(&pose, &k, p).map(|(x, y, _)| rect.left_top() + Vec2::new(x as f32, y as f32) * scale)
+        };
         for kf in self.keyframes.iter().filter(|k| k.dropped.is_none()) {
             draw_frustum(&painter, &kf.info.pose, &to_screen, Color32::from_rgb(250, 200, 60));
         }
@@ -533,7 +564,11 @@ impl App {
             let fade = 1.0 - t.elapsed().as_secs_f32() / FLASH_SECONDS;
             for p in points {
                 if let Some(q) = to_screen(&Vector3::from(*p).cast()) {
-                    painter.circle_stroke(q, 4.0, Stroke::new(1.5, Color32::from_rgba_unmultiplied(255, 40, 40, (255.0 * fade) as u8)));
+                    painter.circle_stroke(
+                        q,
+                        4.0,
+                        Stroke::new(1.5, Color32::from_rgba_unmultiplied(255, 40, 40, (255.0 * fade) as u8)),
+                    );
                 }
             }
         }
@@ -553,7 +588,9 @@ impl App {
     fn export_ply(&mut self) {
         let Some(s) = &self.snapshot else { return };
         let path = PathBuf::from("out/gui/model.ply");
-        let result = std::fs::create_dir_all("out/gui").map_err(anyhow::Error::from).and_then(|_| Ok(write_ply(&path, &s.model)?));
+        let result = std::fs::create_dir_all("out/gui")
+            .map_err(anyhow::Error::from)
+            .and_then(|_| Ok(write_ply(&path, &s.model)?));
         self.banner = Some(match result {
             Ok(()) => format!("exported {} splats to {}", s.model.len(), path.display()),
             Err(e) => format!("export failed: {e}"),
@@ -577,8 +614,11 @@ impl App {
     /// Test mode: once the wanted frames are tracked and shown, take a screenshot and exit.
     fn screenshot_and_exit(&mut self, ctx: &egui::Context) {
         let Some(n) = self.opts.exit_after_frames else { return };
-        let done = self.snapshot.as_ref().is_some_and(|s| s.result.index + 1 >= n) || self.session.as_ref().is_some_and(|s| s.is_finished());
-        let shown = self.shown_frame.is_some() && !self.keyframes.is_empty() && self.viewer.as_ref().is_some_and(Viewer::up_to_date);
+        let done = self.snapshot.as_ref().is_some_and(|s| s.result.index + 1 >= n)
+            || self.session.as_ref().is_some_and(|s| s.is_finished());
+        let shown = self.shown_frame.is_some()
+            && !self.keyframes.is_empty()
+            && self.viewer.as_ref().is_some_and(Viewer::up_to_date);
         if done && shown && !self.screenshot_sent {
             self.screenshot_sent = true;
             let tx = self.screenshots.0.clone();
@@ -631,10 +671,16 @@ impl eframe::App for App {
         });
         egui::Panel::bottom("plots").resizable(true).show(ui, |ui| self.plots(ui));
         egui::Panel::left("live").resizable(true).default_size(560.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().id_salt("live scroll").auto_shrink([false, false]).show(ui, |ui| self.live_panel(ui));
+            egui::ScrollArea::vertical()
+                .id_salt("live scroll")
+                .auto_shrink([false, false])
+                .show(ui, |ui| self.live_panel(ui));
         });
         egui::Panel::right("keyframes").resizable(true).default_size(300.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().id_salt("kf scroll").auto_shrink([false, false]).show(ui, |ui| self.keyframe_panel(ui));
+            egui::ScrollArea::vertical()
+                .id_salt("kf scroll")
+                .auto_shrink([false, false])
+                .show(ui, |ui| self.keyframe_panel(ui));
         });
         egui::CentralPanel::default().show(ui, |ui| self.inspector_panel(ui));
         if self.help {
@@ -686,7 +732,8 @@ fn mean_and_p95(values: &[f64]) -> (f64, f64) {
 /// Object axes (x red, y green, z blue, 5 cm) and the model's bounding box over the camera image.
 fn draw_pose_overlay(painter: &egui::Painter, rect: Rect, k: &Intrinsics, pose: &Pose, model: &Splats) {
     let scale = rect.width() / k.width as f32;
-    let to_screen = |p: &Vector3<f64>| project(pose, k, p).map(|(x, y, _)| rect.left_top() + Vec2::new(x as f32, y as f32) * scale);
+    let to_screen =
+        |p: &Vector3<f64>| project(pose, k, p).map(|(x, y, _)| rect.left_top() + Vec2::new(x as f32, y as f32) * scale);
     if !model.is_empty() {
         let (mut lo, mut hi) = (Vector3::repeat(f64::INFINITY), Vector3::repeat(f64::NEG_INFINITY));
         for m in &model.means {
@@ -694,7 +741,13 @@ fn draw_pose_overlay(painter: &egui::Painter, rect: Rect, k: &Intrinsics, pose: 
             lo = lo.inf(&p);
             hi = hi.sup(&p);
         }
-        let corner = |i: usize| Vector3::new(if i & 1 == 0 { lo.x } else { hi.x }, if i & 2 == 0 { lo.y } else { hi.y }, if i & 4 == 0 { lo.z } else { hi.z });
+        let corner = |i: usize| {
+            Vector3::new(
+                if i & 1 == 0 { lo.x } else { hi.x },
+                if i & 2 == 0 { lo.y } else { hi.y },
+                if i & 4 == 0 { lo.z } else { hi.z },
+            )
+        };
         for (a, b) in [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)] {
             if let (Some(p), Some(q)) = (to_screen(&corner(a)), to_screen(&corner(b))) {
                 painter.line_segment([p, q], Stroke::new(1.5, Color32::from_rgb(255, 220, 0)));
@@ -702,7 +755,9 @@ fn draw_pose_overlay(painter: &egui::Painter, rect: Rect, k: &Intrinsics, pose: 
         }
     }
     let origin = Vector3::zeros();
-    for (axis, color) in [(Vector3::x(), Color32::RED), (Vector3::y(), Color32::GREEN), (Vector3::z(), Color32::from_rgb(60, 120, 255))] {
+    for (axis, color) in
+        [(Vector3::x(), Color32::RED), (Vector3::y(), Color32::GREEN), (Vector3::z(), Color32::from_rgb(60, 120, 255))]
+    {
         if let (Some(p), Some(q)) = (to_screen(&origin), to_screen(&(axis * 0.05))) {
             painter.line_segment([p, q], Stroke::new(2.5, color));
         }
@@ -710,14 +765,21 @@ fn draw_pose_overlay(painter: &egui::Painter, rect: Rect, k: &Intrinsics, pose: 
 }
 
 /// A keyframe camera as a small frustum in the inspector.
-fn draw_frustum(painter: &egui::Painter, kf_pose: &Pose, to_screen: &dyn Fn(&Vector3<f64>) -> Option<Pos2>, color: Color32) {
+fn draw_frustum(
+    painter: &egui::Painter,
+    kf_pose: &Pose,
+    to_screen: &dyn Fn(&Vector3<f64>) -> Option<Pos2>,
+    color: Color32,
+) {
     let to_object = kf_pose.inverse();
     let at = |x: f64, y: f64, z: f64| (to_object * Point3::new(x, y, z)).coords;
     let centre = at(0.0, 0.0, 0.0);
     let corners = [at(-0.02, -0.015, 0.03), at(0.02, -0.015, 0.03), at(0.02, 0.015, 0.03), at(-0.02, 0.015, 0.03)];
     let stroke = Stroke::new(1.0, color);
     for i in 0..4 {
-        if let (Some(a), Some(b), Some(c)) = (to_screen(&centre), to_screen(&corners[i]), to_screen(&corners[(i + 1) % 4])) {
+        if let (Some(a), Some(b), Some(c)) =
+            (to_screen(&centre), to_screen(&corners[i]), to_screen(&corners[(i + 1) % 4]))
+        {
             painter.line_segment([a, b], stroke);
             painter.line_segment([b, c], stroke);
         }

@@ -36,7 +36,10 @@ fn display_available() -> bool {
 /// Opens the app; without a display, prints why and runs the headless replay of the same source.
 pub fn run(args: &GuiArgs) -> anyhow::Result<()> {
     if !display_available() {
-        eprintln!("splatrack: no display (DISPLAY and WAYLAND_DISPLAY are unset), so no window: replaying {} headless instead; outputs in out/replay", args.input.source);
+        eprintln!(
+            "splatrack: no display (DISPLAY and WAYLAND_DISPLAY are unset), so no window: replaying {} headless instead; outputs in out/replay",
+            args.input.source
+        );
         return headless(args);
     }
     let config = args.input.config()?;
@@ -48,7 +51,10 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default().with_inner_size([1500.0, 950.0]).with_title("splatrack"),
         renderer: eframe::Renderer::Wgpu,
-        wgpu_options: egui_wgpu::WgpuConfiguration { wgpu_setup: egui_wgpu::WgpuSetup::CreateNew(setup), ..Default::default() },
+        wgpu_options: egui_wgpu::WgpuConfiguration {
+            wgpu_setup: egui_wgpu::WgpuSetup::CreateNew(setup),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let opts = AppOptions {
@@ -60,7 +66,10 @@ pub fn run(args: &GuiArgs) -> anyhow::Result<()> {
     };
     let result = eframe::run_native("splatrack", options, Box::new(move |cc| Ok(Box::new(App::new(cc, opts)?))));
     if let Err(e) = result {
-        eprintln!("splatrack: cannot open a window ({e}): replaying {} headless instead; outputs in out/replay", args.input.source);
+        eprintln!(
+            "splatrack: cannot open a window ({e}): replaying {} headless instead; outputs in out/replay",
+            args.input.source
+        );
         return headless(args);
     }
     Ok(())

@@ -22,7 +22,8 @@ pub enum ColorMode {
 
 impl ColorMode {
     /// Every mode, in menu order.
-    pub const ALL: [ColorMode; 5] = [ColorMode::Rgb, ColorMode::Opacity, ColorMode::Normal, ColorMode::Age, ColorMode::Keyframe];
+    pub const ALL: [ColorMode; 5] =
+        [ColorMode::Rgb, ColorMode::Opacity, ColorMode::Normal, ColorMode::Age, ColorMode::Keyframe];
 
     /// Menu label.
     pub fn label(self) -> &'static str {
@@ -119,7 +120,8 @@ impl Default for OrbitCamera {
 impl OrbitCamera {
     /// Object-to-camera pose (OpenCV axes: the camera looks along +z, y down).
     pub fn pose(&self) -> Pose {
-        let rotation = UnitQuaternion::from_euler_angles(self.pitch, 0.0, 0.0) * UnitQuaternion::from_euler_angles(0.0, self.yaw, 0.0);
+        let rotation = UnitQuaternion::from_euler_angles(self.pitch, 0.0, 0.0)
+            * UnitQuaternion::from_euler_angles(0.0, self.yaw, 0.0);
         let t = Vector3::new(0.0, 0.0, self.distance) - rotation * self.target;
         Pose::from_parts(Translation3::from(t), rotation)
     }

@@ -70,7 +70,13 @@ impl SplatTexture {
         });
         let texture_view = texture.create_view(&Default::default());
         let id = egui_renderer.register_native_texture(&ctx.device, &texture_view, wgpu::FilterMode::Linear);
-        let pipeline = pipeline(&ctx, "to texture", include_str!("../../shaders/to_texture.wgsl"), "main", &RasterConfig::default());
+        let pipeline = pipeline(
+            &ctx,
+            "to texture",
+            include_str!("../../shaders/to_texture.wgsl"),
+            "main",
+            &RasterConfig::default(),
+        );
         let params = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("view params"),
             size: size_of::<ViewParams>() as u64,

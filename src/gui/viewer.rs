@@ -51,7 +51,12 @@ pub struct Viewer {
 
 impl Viewer {
     /// Starts the worker drawing into `live` (colour, depth, residual) and `inspector`.
-    pub fn start(gpu: Arc<GpuContext>, raster: RasterConfig, live: Vec<(ViewMode, Arc<SplatTexture>)>, inspector: Arc<SplatTexture>) -> Self {
+    pub fn start(
+        gpu: Arc<GpuContext>,
+        raster: RasterConfig,
+        live: Vec<(ViewMode, Arc<SplatTexture>)>,
+        inspector: Arc<SplatTexture>,
+    ) -> Self {
         let (requests, rx) = unbounded();
         let (error_tx, errors) = unbounded();
         let progress = Arc::new(Progress::default());
@@ -59,7 +64,12 @@ impl Viewer {
         std::thread::Builder::new()
             .name("gui views".into())
             .spawn(move || {
-                let mut worker = Worker { live_renderer: SplatRenderer::new(gpu.clone(), raster), inspector_renderer: SplatRenderer::new(gpu, raster), live_model: None, inspector_model: None };
+                let mut worker = Worker {
+                    live_renderer: SplatRenderer::new(gpu.clone(), raster),
+                    inspector_renderer: SplatRenderer::new(gpu, raster),
+                    live_model: None,
+                    inspector_model: None,
+                };
                 while let Ok(first) = rx.recv() {
                     // Only the newest request of each kind matters.
                     let (mut newest_live, mut newest_inspector) = (None, None);
@@ -103,7 +113,8 @@ impl Viewer {
     /// what the UI asked for).
     pub fn up_to_date(&self) -> bool {
         (0..2).all(|k| {
-            let (sent, drawn) = (self.progress.sent[k].load(Ordering::Acquire), self.progress.drawn[k].load(Ordering::Acquire));
+            let (sent, drawn) =
+                (self.progress.sent[k].load(Ordering::Acquire), self.progress.drawn[k].load(Ordering::Acquire));
             sent > 0 && drawn == sent
         })
     }
@@ -117,7 +128,11 @@ struct Worker {
 }
 
 /// The model on the GPU, uploaded again only when the `Arc` changes.
-fn uploaded<'a>(cache: &'a mut Option<(usize, GpuSplats)>, renderer: &SplatRenderer, model: &Arc<Splats>) -> anyhow::Result<&'a GpuSplats> {
+fn uploaded<'a>(
+    cache: &'a mut Option<(usize, GpuSplats)>,
+    renderer: &SplatRenderer,
+    model: &Arc<Splats>,
+) -> anyhow::Result<&'a GpuSplats> {
     let key = Arc::as_ptr(model) as usize;
     if cache.as_ref().is_none_or(|(k, _)| *k != key) {
         *cache = Some((key, renderer.upload(model)?));
@@ -137,7 +152,15 @@ impl Worker {
         let z = r.pose.translation.vector.z as f32;
         for (mode, texture) in textures {
             if texture.size == [k.width, k.height] {
-                texture.draw(&mut self.live_renderer, splats, &k, &r.pose, *mode, Some(&small), (z - 0.15, z + 0.15))?;
+                texture.draw(
+                    &mut self.live_renderer,
+                    splats,
+                    &k,
+                    &r.pose,
+                    *mode,
+                    Some(&small),
+                    (z - 0.15, z + 0.15),
+                )?;
             }
         }
         Ok(())
@@ -148,7 +171,15 @@ impl Worker {
             return Ok(());
         }
         let splats = uploaded(&mut self.inspector_model, &self.inspector_renderer, &r.model)?;
-        texture.draw(&mut self.inspector_renderer, splats, &r.intrinsics, &r.pose, ViewMode::Color, None, (0.0, 1.0))?;
+        texture.draw(
+            &mut self.inspector_renderer,
+            splats,
+            &r.intrinsics,
+            &r.pose,
+            ViewMode::Color,
+            None,
+            (0.0, 1.0),
+        )?;
         Ok(())
     }
 }

@@ -128,7 +128,11 @@ pub fn pixel_backward(
             }
         }
         if s.on_plane || s.ray_kernel {
-            let g_zeta = Vector3::new(g_uv.x / zeta.z, g_uv.y / zeta.z, -(g_uv.x * zeta.x + g_uv.y * zeta.y) / (zeta.z * zeta.z));
+            let g_zeta = Vector3::new(
+                g_uv.x / zeta.z,
+                g_uv.y / zeta.z,
+                -(g_uv.x * zeta.x + g_uv.y * zeta.y) / (zeta.z * zeta.z),
+            );
             let g_hu = h_v.cross(&g_zeta);
             let g_hv = g_zeta.cross(&h_u);
             out.ray_u -= g_hu;
@@ -216,13 +220,18 @@ pub fn quat_backward(q: [f32; 4], g: &Matrix3<f32>) -> [f32; 4] {
     let [w, x, y, z] = q.map(|v| v / n);
     let gw = 2.0 * (-z * g[(0, 1)] + y * g[(0, 2)] + z * g[(1, 0)] - x * g[(1, 2)] - y * g[(2, 0)] + x * g[(2, 1)]);
     let gx = 2.0
-        * (y * g[(0, 1)] + z * g[(0, 2)] + y * g[(1, 0)] - 2.0 * x * g[(1, 1)] - w * g[(1, 2)] + z * g[(2, 0)] + w * g[(2, 1)]
+        * (y * g[(0, 1)] + z * g[(0, 2)] + y * g[(1, 0)] - 2.0 * x * g[(1, 1)] - w * g[(1, 2)]
+            + z * g[(2, 0)]
+            + w * g[(2, 1)]
             - 2.0 * x * g[(2, 2)]);
     let gy = 2.0
-        * (-2.0 * y * g[(0, 0)] + x * g[(0, 1)] + w * g[(0, 2)] + x * g[(1, 0)] + z * g[(1, 2)] - w * g[(2, 0)] + z * g[(2, 1)]
+        * (-2.0 * y * g[(0, 0)] + x * g[(0, 1)] + w * g[(0, 2)] + x * g[(1, 0)] + z * g[(1, 2)] - w * g[(2, 0)]
+            + z * g[(2, 1)]
             - 2.0 * y * g[(2, 2)]);
     let gz = 2.0
-        * (-2.0 * z * g[(0, 0)] - w * g[(0, 1)] + x * g[(0, 2)] + w * g[(1, 0)] - 2.0 * z * g[(1, 1)] + y * g[(1, 2)] + x * g[(2, 0)]
+        * (-2.0 * z * g[(0, 0)] - w * g[(0, 1)] + x * g[(0, 2)] + w * g[(1, 0)] - 2.0 * z * g[(1, 1)]
+            + y * g[(1, 2)]
+            + x * g[(2, 0)]
             + y * g[(2, 1)]);
     // Through the normalisation q̂ = q / |q|.
     let gh = [gw, gx, gy, gz];

@@ -64,7 +64,13 @@ pub fn depth_normal(view: &RenderedView, k: &Intrinsics, x: u32, y: u32) -> Opti
     let w = view.width;
     let point = |px: u32, py: u32| -> Option<Vector3<f32>> {
         let d = mean_depth(view, (py * w + px) as usize)?;
-        Some(Vector3::new((px as f32 + 0.5 - k.cx as f32) / k.fx as f32, (py as f32 + 0.5 - k.cy as f32) / k.fy as f32, 1.0) * d)
+        Some(
+            Vector3::new(
+                (px as f32 + 0.5 - k.cx as f32) / k.fx as f32,
+                (py as f32 + 0.5 - k.cy as f32) / k.fy as f32,
+                1.0,
+            ) * d,
+        )
     };
     let dx = point(x + 1, y)? - point(x - 1, y)?;
     let dy = point(x, y + 1)? - point(x, y - 1)?;
@@ -79,7 +85,12 @@ pub fn depth_normal(view: &RenderedView, k: &Intrinsics, x: u32, y: u32) -> Opti
 }
 
 /// The loss of `view` against `target` and its gradient planes (laid out like the view).
-pub fn loss_and_grads(view: &RenderedView, target: &[f32], k: &Intrinsics, cfg: &LossConfig) -> (LossTerms, RenderedView) {
+pub fn loss_and_grads(
+    view: &RenderedView,
+    target: &[f32],
+    k: &Intrinsics,
+    cfg: &LossConfig,
+) -> (LossTerms, RenderedView) {
     let n = view.pixel_count();
     assert_eq!(target.len(), TARGET_CHANNELS * n, "target planes do not match the view");
     let inv = 1.0 / n as f32;
@@ -119,7 +130,8 @@ pub fn loss_and_grads(view: &RenderedView, target: &[f32], k: &Intrinsics, cfg: 
                 g[CH_ALPHA * n + p] -= s * d / alpha;
             }
             if let Some(surface) = depth_normal(view, k, x, y) {
-                let rendered = Vector3::new(view.plane(CH_NORMAL[0])[p], view.plane(CH_NORMAL[1])[p], view.plane(CH_NORMAL[2])[p]);
+                let rendered =
+                    Vector3::new(view.plane(CH_NORMAL[0])[p], view.plane(CH_NORMAL[1])[p], view.plane(CH_NORMAL[2])[p]);
                 terms.normal += cfg.normal * (alpha - rendered.dot(&surface)) * inv;
                 for c in 0..3 {
                     g[CH_NORMAL[c] * n + p] = -cfg.normal * surface[c] * inv;

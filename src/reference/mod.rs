@@ -13,7 +13,10 @@ use nalgebra::{Matrix3, Vector2, Vector3};
 use crate::config::{RasterConfig, TILE_SIZE};
 use crate::frame::{Intrinsics, Pose};
 use crate::gpu::gpu_data::ProjectedSplat;
-use crate::rendered::{CH_ALPHA, CH_DEPTH_EXPECTED, CH_DEPTH_MEDIAN, CH_DISTORTION, CH_FINAL_T, CH_NORMAL, CH_RGB, CNT_LAST, CNT_MEDIAN, RenderedView};
+use crate::rendered::{
+    CH_ALPHA, CH_DEPTH_EXPECTED, CH_DEPTH_MEDIAN, CH_DISTORTION, CH_FINAL_T, CH_NORMAL, CH_RGB, CNT_LAST, CNT_MEDIAN,
+    RenderedView,
+};
 use crate::splats::{SH_C0, Splats, sh_coeffs};
 
 fn culled() -> ProjectedSplat {
@@ -70,7 +73,11 @@ pub fn project_one(s: &Splats, i: usize, intr: &Intrinsics, pose: &Pose, cfg: &R
     let second = [f.dot(&ray_u.component_mul(&ray_u)), f.dot(&ray_v.component_mul(&ray_v))];
     let radius = [0, 1].map(|k| (cfg.extent_sigmas * (centre[k] * centre[k] - second[k]).max(1e-4).sqrt()).ceil());
     let (w, h) = (intr.width as f32, intr.height as f32);
-    if centre[0] + radius[0] <= 0.0 || centre[0] - radius[0] >= w || centre[1] + radius[1] <= 0.0 || centre[1] - radius[1] >= h {
+    if centre[0] + radius[0] <= 0.0
+        || centre[0] - radius[0] >= w
+        || centre[1] + radius[1] <= 0.0
+        || centre[1] - radius[1] >= h
+    {
         return culled();
     }
     let mut normal: Vector3<f32> = r_c.column(2).into();
@@ -198,7 +205,12 @@ pub fn hit_depth(g: &ProjectedSplat, uv: Option<Vector2<f32>>) -> f32 {
 }
 
 /// The surfels of `list` (front first) that composite into the pixel centred at `pix`, in order.
-pub fn composite_list(projected: &[ProjectedSplat], list: &[u32], pix: [f32; 2], cfg: &RasterConfig) -> Vec<CompositeStep> {
+pub fn composite_list(
+    projected: &[ProjectedSplat],
+    list: &[u32],
+    pix: [f32; 2],
+    cfg: &RasterConfig,
+) -> Vec<CompositeStep> {
     let mut steps = Vec::new();
     let mut t = 1.0f32;
     for (k, &id) in list.iter().enumerate() {

@@ -74,7 +74,10 @@ pub fn read_mask(path: &Path, expected: Option<(u32, u32)>) -> Result<Mask, Sour
     let image = open_image(path)?;
     check_size(path, &image, expected)?;
     match &image {
-        DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) | DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => {
             let rgb = image.to_rgb8();
             Ok(Mask::from_fn(rgb.width(), rgb.height(), |x, y| {
                 let p = rgb.get_pixel(x, y);
@@ -133,7 +136,8 @@ where
     [P::Subpixel]: image::EncodableLayout,
     C: std::ops::Deref<Target = [P::Subpixel]>,
 {
-    crate::rendered::save_png(image, path).map_err(|e| SourceError::BadContent { path: path.to_path_buf(), reason: e.to_string() })
+    crate::rendered::save_png(image, path)
+        .map_err(|e| SourceError::BadContent { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Writes a text file, naming it on failure.

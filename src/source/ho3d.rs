@@ -109,15 +109,28 @@ impl Ho3dSource {
     pub fn open(seq_dir: &Path) -> Result<Self, SourceError> {
         let rgb_files = list_files(&seq_dir.join("rgb"), &["png", "jpg", "jpeg"])?;
         let Some(first) = rgb_files.first() else {
-            return Err(SourceError::Missing { path: seq_dir.join("rgb"), what: "RGB images (rgb/NNNN.png|jpg)".into() });
+            return Err(SourceError::Missing {
+                path: seq_dir.join("rgb"),
+                what: "RGB images (rgb/NNNN.png|jpg)".into(),
+            });
         };
         let (width, height) = image::image_dimensions(first)
             .map_err(|e| SourceError::UnreadableImage { path: first.clone(), reason: e.to_string() })?;
         let meta = read_meta(&seq_dir.join("meta").join(format!("{}.pkl", stem(first))))?;
-        let intrinsics =
-            Intrinsics { width, height, fx: meta.cam[(0, 0)], fy: meta.cam[(1, 1)], cx: meta.cam[(0, 2)], cy: meta.cam[(1, 2)] };
+        let intrinsics = Intrinsics {
+            width,
+            height,
+            fx: meta.cam[(0, 0)],
+            fy: meta.cam[(1, 1)],
+            cx: meta.cam[(0, 2)],
+            cy: meta.cam[(1, 2)],
+        };
         let name = seq_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ho3d".into());
-        let xmem_dir = seq_dir.parent().and_then(Path::parent).map(|root| root.join("masks_XMem").join(&name)).filter(|d| d.is_dir());
+        let xmem_dir = seq_dir
+            .parent()
+            .and_then(Path::parent)
+            .map(|root| root.join("masks_XMem").join(&name))
+            .filter(|d| d.is_dir());
         Ok(Self { name, seq_dir: seq_dir.to_path_buf(), xmem_dir, intrinsics, rgb_files, next: 0 })
     }
 
@@ -244,7 +257,11 @@ impl Ho3dWriter {
         let (w, h) = (frame.rgb.width() / 2, frame.rgb.height() / 2);
         let seg = image::RgbImage::from_fn(w, h, |x, y| {
             let inside = |m: &Option<Mask>| m.as_ref().is_some_and(|m| m.get_pixel(2 * x, 2 * y)[0] > 0);
-            image::Rgb([0, if inside(&frame.object_mask) { 255 } else { 0 }, if inside(&frame.occluder_mask) { 255 } else { 0 }])
+            image::Rgb([
+                0,
+                if inside(&frame.object_mask) { 255 } else { 0 },
+                if inside(&frame.occluder_mask) { 255 } else { 0 },
+            ])
         });
         save(&seg, &self.seq_dir.join("seg").join(format!("{id}.png")))
     }

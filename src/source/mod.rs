@@ -32,9 +32,13 @@ pub enum SourceError {
     SizeMismatch { path: PathBuf, expected_w: u32, expected_h: u32, found_w: u32, found_h: u32 },
     #[error("{}: {reason}", path.display())]
     BadContent { path: PathBuf, reason: String },
-    #[error("unknown source '{0}': use ycbineoat:DIR, ho3d:DIR/SEQ, synthetic[:object,motion,seed,frames,WxH], realsense[:SERIAL] or recording:FILE")]
+    #[error(
+        "unknown source '{0}': use ycbineoat:DIR, ho3d:DIR/SEQ, synthetic[:object,motion,seed,frames,WxH], realsense[:SERIAL] or recording:FILE"
+    )]
     UnknownSpec(String),
-    #[error("no RealSense camera{wanted} connected (found: {found}); plug one in, or replay a recording with --source recording:FILE")]
+    #[error(
+        "no RealSense camera{wanted} connected (found: {found}); plug one in, or replay a recording with --source recording:FILE"
+    )]
     NoCamera { wanted: String, found: String },
     #[error("{what}: no frames for 2 s after {after_frames} frames: the camera was unplugged or stopped")]
     Disconnected { what: String, after_frames: usize },
@@ -96,15 +100,23 @@ pub fn open_with(spec: &str, options: &OpenOptions) -> Result<Box<dyn FrameSourc
     };
     Ok(match &options.first_mask {
         None => source,
-        Some(path) => Box::new(WithFirstMask { mask: Some(files::read_mask(path, Some((source.intrinsics().width, source.intrinsics().height)))?), inner: source }),
+        Some(path) => Box::new(WithFirstMask {
+            mask: Some(files::read_mask(path, Some((source.intrinsics().width, source.intrinsics().height)))?),
+            inner: source,
+        }),
     })
 }
 
 #[cfg(feature = "realsense")]
 fn open_recorded(spec: &str, file: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
     match spec.split_once(':').unwrap_or((spec, "")) {
-        ("realsense", serial) => Ok(Box::new(realsense::RealsenseSource::open_live(Some(serial).filter(|s| !s.is_empty()), Some(file))?)),
-        _ => Err(SourceError::BadContent { path: file.to_path_buf(), reason: format!("--record needs a live camera source (realsense[:SERIAL]), not '{spec}'") }),
+        ("realsense", serial) => {
+            Ok(Box::new(realsense::RealsenseSource::open_live(Some(serial).filter(|s| !s.is_empty()), Some(file))?))
+        }
+        _ => Err(SourceError::BadContent {
+            path: file.to_path_buf(),
+            reason: format!("--record needs a live camera source (realsense[:SERIAL]), not '{spec}'"),
+        }),
     }
 }
 

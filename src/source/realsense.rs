@@ -70,8 +70,13 @@ fn non_null<T>(p: *mut T, what: &str) -> Result<NonNull<T>, String> {
 pub fn connected_cameras() -> Result<Vec<(String, String)>, String> {
     use realsense_rust::kind::Rs2CameraInfo;
     let context = realsense_rust::context::Context::new().map_err(|e| e.to_string())?;
-    let info = |d: &realsense_rust::device::Device, i| d.info(i).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(context.query_devices(HashSet::new()).iter().map(|d| (info(d, Rs2CameraInfo::SerialNumber), info(d, Rs2CameraInfo::Name))).collect())
+    let info =
+        |d: &realsense_rust::device::Device, i| d.info(i).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(context
+        .query_devices(HashSet::new())
+        .iter()
+        .map(|d| (info(d, Rs2CameraInfo::SerialNumber), info(d, Rs2CameraInfo::Name)))
+        .collect())
 }
 
 /// One colour or depth frame copied out of the SDK.
@@ -97,7 +102,9 @@ unsafe fn copy_frame(frame: *mut sys::rs2_frame) -> Result<Option<Raw>, String> 
     unsafe {
         let profile = call(|e| sys::rs2_get_frame_stream_profile(frame, e))?;
         let (mut stream, mut format, mut index, mut uid, mut rate) = (0, 0, 0, 0, 0);
-        call(|e| sys::rs2_get_stream_profile_data(profile, &mut stream, &mut format, &mut index, &mut uid, &mut rate, e))?;
+        call(|e| {
+            sys::rs2_get_stream_profile_data(profile, &mut stream, &mut format, &mut index, &mut uid, &mut rate, e)
+        })?;
         let is_color = stream == sys::rs2_stream_RS2_STREAM_COLOR && format == sys::rs2_format_RS2_FORMAT_RGB8;
         let is_depth = stream == sys::rs2_stream_RS2_STREAM_DEPTH && format == sys::rs2_format_RS2_FORMAT_Z16;
         if !is_color && !is_depth {
@@ -108,10 +115,26 @@ unsafe fn copy_frame(frame: *mut sys::rs2_frame) -> Result<Option<Raw>, String> 
         let stride = call(|e| sys::rs2_get_frame_stride_in_bytes(frame, e))? as usize;
         let data = call(|e| sys::rs2_get_frame_data(frame, e))? as *const u8;
         let bytes = std::slice::from_raw_parts(data, stride * h as usize);
-        let mut k = sys::rs2_intrinsics { width: 0, height: 0, ppx: 0.0, ppy: 0.0, fx: 0.0, fy: 0.0, model: 0, coeffs: [0.0; 5] };
+        let mut k = sys::rs2_intrinsics {
+            width: 0,
+            height: 0,
+            ppx: 0.0,
+            ppy: 0.0,
+            fx: 0.0,
+            fy: 0.0,
+            model: 0,
+            coeffs: [0.0; 5],
+        };
         call(|e| sys::rs2_get_video_stream_intrinsics(profile, &mut k, e))?;
         // librealsense puts pixel centres on integers, splatrack at +0.5.
-        let intrinsics = Intrinsics { width: w, height: h, fx: k.fx as f64, fy: k.fy as f64, cx: k.ppx as f64 + 0.5, cy: k.ppy as f64 + 0.5 };
+        let intrinsics = Intrinsics {
+            width: w,
+            height: h,
+            fx: k.fx as f64,
+            fy: k.fy as f64,
+            cx: k.ppx as f64 + 0.5,
+            cy: k.ppy as f64 + 0.5,
+        };
         let timestamp_s = call(|e| sys::rs2_get_frame_timestamp(frame, e))? / 1000.0;
         let image = if is_color {
             RawImage::Color(image::RgbImage::from_fn(w, h, |x, y| {
@@ -151,7 +174,11 @@ pub fn align_depth(
             continue;
         }
         let z = d[0] as f64 * scale as f64;
-        let p = Vector3::new((x as f64 + 0.5 - depth_k.cx) / depth_k.fx * z, (y as f64 + 0.5 - depth_k.cy) / depth_k.fy * z, z);
+        let p = Vector3::new(
+            (x as f64 + 0.5 - depth_k.cx) / depth_k.fx * z,
+            (y as f64 + 0.5 - depth_k.cy) / depth_k.fy * z,
+            z,
+        );
         let q = rotation * p + translation;
         if q.z <= 0.0 {
             continue;
@@ -210,7 +237,9 @@ impl Pairing {
             self.extrinsics = Some((r, Vector3::from(x.translation.map(|v| v as f64))));
         }
         let (rotation, translation) = self.extrinsics.expect("just read");
-        let (RawImage::Color(rgb), RawImage::Depth(z16)) = (c.image, d.image) else { unreachable!("sorted by kind above") };
+        let (RawImage::Color(rgb), RawImage::Depth(z16)) = (c.image, d.image) else {
+            unreachable!("sorted by kind above")
+        };
         let depth = align_depth(&z16, &d.intrinsics, &rotation, &translation, &c.intrinsics, self.depth_scale);
         Ok(Some((rgb, depth, c.intrinsics, c.timestamp_s)))
     }
@@ -296,7 +325,10 @@ unsafe fn depth_scale(device: *mut sys::rs2_device) -> Option<f32> {
         let mut scale = None;
         for i in 0..count {
             let Ok(sensor) = call(|e| sys::rs2_create_sensor(sensors, i, e)) else { continue };
-            if call(|e| sys::rs2_is_sensor_extendable_to(sensor, sys::rs2_extension_RS2_EXTENSION_DEPTH_SENSOR, e)).unwrap_or(0) != 0 {
+            if call(|e| sys::rs2_is_sensor_extendable_to(sensor, sys::rs2_extension_RS2_EXTENSION_DEPTH_SENSOR, e))
+                .unwrap_or(0)
+                != 0
+            {
                 scale = call(|e| sys::rs2_get_depth_scale(sensor, e)).ok();
             }
             sys::rs2_delete_sensor(sensor);
@@ -316,13 +348,14 @@ impl LivePipeline {
         // SAFETY: C API calls as documented; every object is deleted on every path (Drop or below).
         unsafe {
             let context = new_context()?;
-            let pipeline = match call(|e| sys::rs2_create_pipeline(context.as_ptr(), e)).and_then(|p| non_null(p, "pipeline")) {
-                Ok(p) => p,
-                Err(e) => {
-                    sys::rs2_delete_context(context.as_ptr());
-                    return Err(e);
-                }
-            };
+            let pipeline =
+                match call(|e| sys::rs2_create_pipeline(context.as_ptr(), e)).and_then(|p| non_null(p, "pipeline")) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        sys::rs2_delete_context(context.as_ptr());
+                        return Err(e);
+                    }
+                };
             let cleanup = |message: String| {
                 sys::rs2_delete_pipeline(pipeline.as_ptr());
                 sys::rs2_delete_context(context.as_ptr());
@@ -339,11 +372,34 @@ impl LivePipeline {
                     call(|e| sys::rs2_config_enable_record_to_file(config.as_ptr(), file.as_ptr(), e))?;
                 }
                 let (w, h, fps) = (WIDTH as i32, HEIGHT as i32, FPS as i32);
-                call(|e| sys::rs2_config_enable_stream(config.as_ptr(), sys::rs2_stream_RS2_STREAM_COLOR, -1, w, h, sys::rs2_format_RS2_FORMAT_RGB8, fps, e))?;
-                call(|e| sys::rs2_config_enable_stream(config.as_ptr(), sys::rs2_stream_RS2_STREAM_DEPTH, -1, w, h, sys::rs2_format_RS2_FORMAT_Z16, fps, e))?;
+                call(|e| {
+                    sys::rs2_config_enable_stream(
+                        config.as_ptr(),
+                        sys::rs2_stream_RS2_STREAM_COLOR,
+                        -1,
+                        w,
+                        h,
+                        sys::rs2_format_RS2_FORMAT_RGB8,
+                        fps,
+                        e,
+                    )
+                })?;
+                call(|e| {
+                    sys::rs2_config_enable_stream(
+                        config.as_ptr(),
+                        sys::rs2_stream_RS2_STREAM_DEPTH,
+                        -1,
+                        w,
+                        h,
+                        sys::rs2_format_RS2_FORMAT_Z16,
+                        fps,
+                        e,
+                    )
+                })?;
                 Ok(())
             })();
-            let profile = configured.and_then(|_| call(|e| sys::rs2_pipeline_start_with_config(pipeline.as_ptr(), config.as_ptr(), e)));
+            let profile = configured
+                .and_then(|_| call(|e| sys::rs2_pipeline_start_with_config(pipeline.as_ptr(), config.as_ptr(), e)));
             sys::rs2_delete_config(config.as_ptr());
             let profile = profile.and_then(|p| non_null(p, "pipeline profile")).map_err(cleanup)?;
             let device = call(|e| sys::rs2_pipeline_profile_get_device(profile.as_ptr(), e));
@@ -359,7 +415,10 @@ impl LivePipeline {
         // SAFETY: the frameset and its extracted frames are released once each.
         unsafe {
             let mut set = null_mut();
-            if call(|e| sys::rs2_pipeline_try_wait_for_frames(self.pipeline.as_ptr(), &mut set, LIVE_TIMEOUT_MS, e))? == 0 || set.is_null() {
+            if call(|e| sys::rs2_pipeline_try_wait_for_frames(self.pipeline.as_ptr(), &mut set, LIVE_TIMEOUT_MS, e))?
+                == 0
+                || set.is_null()
+            {
                 return Ok(None);
             }
             let count = call(|e| sys::rs2_embedded_frames_count(set, e));
@@ -392,7 +451,9 @@ impl Player {
         // every object, sensors stopped before the sender they call is freed.
         unsafe {
             let context = new_context()?;
-            let device = match call(|e| sys::rs2_context_add_device(context.as_ptr(), file.as_ptr(), e)).and_then(|d| non_null(d, "playback device")) {
+            let device = match call(|e| sys::rs2_context_add_device(context.as_ptr(), file.as_ptr(), e))
+                .and_then(|d| non_null(d, "playback device"))
+            {
                 Ok(d) => d,
                 Err(e) => {
                     sys::rs2_delete_context(context.as_ptr());
@@ -400,7 +461,14 @@ impl Player {
                 }
             };
             let (sender, frames) = bounded::<Raw>(2);
-            let mut me = Self { context, device, sensors: Vec::new(), sender: Box::into_raw(Box::new(sender)), frames, pairing: Pairing::new(0.001) };
+            let mut me = Self {
+                context,
+                device,
+                sensors: Vec::new(),
+                sender: Box::into_raw(Box::new(sender)),
+                frames,
+                pairing: Pairing::new(0.001),
+            };
             // Not real time: the player waits for each callback, so nothing is dropped.
             call(|e| sys::rs2_playback_device_set_real_time(device.as_ptr(), 0, e))?;
             me.pairing.depth_scale = depth_scale(device.as_ptr()).unwrap_or(0.001);
@@ -415,7 +483,9 @@ impl Player {
                         break;
                     }
                 };
-                let profiles = match call(|e| sys::rs2_get_stream_profiles(sensor.as_ptr(), e)).and_then(|p| non_null(p, "profiles")) {
+                let profiles = match call(|e| sys::rs2_get_stream_profiles(sensor.as_ptr(), e))
+                    .and_then(|p| non_null(p, "profiles"))
+                {
                     Ok(p) => p,
                     Err(e) => {
                         sys::rs2_delete_sensor(sensor.as_ptr());
@@ -429,14 +499,28 @@ impl Player {
                 for j in 0..n {
                     let Ok(p) = call(|e| sys::rs2_get_stream_profile(profiles.as_ptr(), j, e)) else { continue };
                     let (mut stream, mut format, mut index, mut uid, mut rate) = (0, 0, 0, 0, 0);
-                    if call(|e| sys::rs2_get_stream_profile_data(p, &mut stream, &mut format, &mut index, &mut uid, &mut rate, e)).is_err() {
+                    if call(|e| {
+                        sys::rs2_get_stream_profile_data(
+                            p,
+                            &mut stream,
+                            &mut format,
+                            &mut index,
+                            &mut uid,
+                            &mut rate,
+                            e,
+                        )
+                    })
+                    .is_err()
+                    {
                         continue;
                     }
-                    let wanted = (stream == sys::rs2_stream_RS2_STREAM_COLOR && format == sys::rs2_format_RS2_FORMAT_RGB8)
+                    let wanted = (stream == sys::rs2_stream_RS2_STREAM_COLOR
+                        && format == sys::rs2_format_RS2_FORMAT_RGB8)
                         || (stream == sys::rs2_stream_RS2_STREAM_DEPTH && format == sys::rs2_format_RS2_FORMAT_Z16);
                     if wanted {
-                        opened = call(|e| sys::rs2_open(sensor.as_ptr(), p, e))
-                            .and_then(|_| call(|e| sys::rs2_start(sensor.as_ptr(), Some(on_playback_frame), me.sender.cast(), e)));
+                        opened = call(|e| sys::rs2_open(sensor.as_ptr(), p, e)).and_then(|_| {
+                            call(|e| sys::rs2_start(sensor.as_ptr(), Some(on_playback_frame), me.sender.cast(), e))
+                        });
                         break;
                     }
                 }
@@ -502,8 +586,15 @@ impl RealsenseSource {
         let spec = PathBuf::from(format!("realsense:{}", serial.unwrap_or("")));
         let cameras = connected_cameras().map_err(|reason| SourceError::BadContent { path: spec.clone(), reason })?;
         if cameras.is_empty() || serial.is_some_and(|s| !cameras.iter().any(|(c, _)| c == s)) {
-            let found = if cameras.is_empty() { "none".to_string() } else { cameras.iter().map(|(s, n)| format!("{n} (serial {s})")).collect::<Vec<_>>().join(", ") };
-            return Err(SourceError::NoCamera { wanted: serial.map(|s| format!(" with serial {s}")).unwrap_or_default(), found });
+            let found = if cameras.is_empty() {
+                "none".to_string()
+            } else {
+                cameras.iter().map(|(s, n)| format!("{n} (serial {s})")).collect::<Vec<_>>().join(", ")
+            };
+            return Err(SourceError::NoCamera {
+                wanted: serial.map(|s| format!(" with serial {s}")).unwrap_or_default(),
+                found,
+            });
         }
         let pipeline = LivePipeline::start(serial, record).map_err(|reason| SourceError::BadContent {
             path: spec.clone(),
@@ -517,16 +608,33 @@ impl RealsenseSource {
         if !path.is_file() {
             return Err(SourceError::Missing { path: path.to_path_buf(), what: "RealSense recording".into() });
         }
-        let player = Player::open(path)
-            .map_err(|reason| SourceError::BadContent { path: path.to_path_buf(), reason: format!("not a readable RealSense recording: {reason}") })?;
+        let player = Player::open(path).map_err(|reason| SourceError::BadContent {
+            path: path.to_path_buf(),
+            reason: format!("not a readable RealSense recording: {reason}"),
+        })?;
         Self::first_frame(Backend::Recording(player), path.to_path_buf())
     }
 
     /// Reads the first frame (for the intrinsics) and keeps it for `next_frame`.
     fn first_frame(backend: Backend, path: PathBuf) -> Result<Self, SourceError> {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| "realsense".into());
-        let mut me = Self { name, backend, intrinsics: Intrinsics::from_fov(1, 1, 60.0), pending: None, next_index: 0, first_timestamp: 0.0, path };
-        let first = me.read()?.ok_or_else(|| SourceError::BadContent { path: me.path.clone(), reason: "no colour + depth frame in it".into() })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "realsense".into());
+        let mut me = Self {
+            name,
+            backend,
+            intrinsics: Intrinsics::from_fov(1, 1, 60.0),
+            pending: None,
+            next_index: 0,
+            first_timestamp: 0.0,
+            path,
+        };
+        let first = me.read()?.ok_or_else(|| SourceError::BadContent {
+            path: me.path.clone(),
+            reason: "no colour + depth frame in it".into(),
+        })?;
         me.intrinsics = first.intrinsics;
         me.pending = Some(first);
         Ok(me)
@@ -558,7 +666,9 @@ impl RealsenseSource {
             }
             // A recording that goes quiet has ended; a camera that goes quiet was unplugged.
             Ok(None) if !live => Ok(None),
-            Ok(None) => Err(SourceError::Disconnected { what: self.path.display().to_string(), after_frames: self.next_index }),
+            Ok(None) => {
+                Err(SourceError::Disconnected { what: self.path.display().to_string(), after_frames: self.next_index })
+            }
             Err(reason) => Err(SourceError::BadContent { path: self.path.clone(), reason }),
         }
     }

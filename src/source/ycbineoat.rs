@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{create_dir, depth_to_mm, list_files, read_depth_mm, read_mask, read_rgb, read_text, save, stem, write_text};
+use super::files::{
+    create_dir, depth_to_mm, list_files, read_depth_mm, read_mask, read_rgb, read_text, save, stem, write_text,
+};
 use super::{FrameSource, SourceError};
 use crate::frame::{Intrinsics, Pose, RgbdFrame, format_pose, parse_matrix3, parse_matrix4, pose_from_matrix};
 
@@ -26,7 +28,10 @@ pub fn read_cam_k(path: &Path, width: u32, height: u32) -> Result<Intrinsics, So
     let k = parse_matrix3(&read_text(path, "camera intrinsics cam_K.txt")?)
         .map_err(|reason| SourceError::BadContent { path: path.to_path_buf(), reason })?;
     if k[(0, 0)] <= 0.0 || k[(1, 1)] <= 0.0 {
-        return Err(SourceError::BadContent { path: path.to_path_buf(), reason: "focal lengths must be positive".into() });
+        return Err(SourceError::BadContent {
+            path: path.to_path_buf(),
+            reason: "focal lengths must be positive".into(),
+        });
     }
     Ok(Intrinsics { width, height, fx: k[(0, 0)], fy: k[(1, 1)], cx: k[(0, 2)], cy: k[(1, 2)] })
 }
@@ -56,7 +61,8 @@ impl YcbineoatSource {
                 "pose count differs from frame count; pairing by sorted order"
             );
         }
-        let mut poses: Vec<Option<Pose>> = pose_files.iter().take(ids.len()).map(|p| read_pose_txt(p).map(Some)).collect::<Result<_, _>>()?;
+        let mut poses: Vec<Option<Pose>> =
+            pose_files.iter().take(ids.len()).map(|p| read_pose_txt(p).map(Some)).collect::<Result<_, _>>()?;
         poses.resize(ids.len(), None);
         let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ycbineoat".into());
         Ok(Self { name, root: root.to_path_buf(), intrinsics, ids, poses, next: 0 })

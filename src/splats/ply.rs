@@ -244,7 +244,10 @@ fn read_ply_from(mut reader: impl BufRead) -> Result<Splats, PlyProblem> {
             }
             let tokens: Vec<&str> = line.split_whitespace().collect();
             if tokens.len() != width {
-                return Err(PlyProblem::BadNumber { vertex: v, token: format!("{} values, expected {width}", tokens.len()) });
+                return Err(PlyProblem::BadNumber {
+                    vertex: v,
+                    token: format!("{} values, expected {width}", tokens.len()),
+                });
             }
             for (p, token) in tokens.iter().enumerate() {
                 values[v * width + p] =
@@ -310,7 +313,8 @@ pub fn write_ply(path: &Path, splats: &Splats) -> Result<(), PlyError> {
 fn write_ply_to(w: &mut impl Write, s: &Splats) -> std::io::Result<()> {
     let k = sh_coeffs(s.sh_degree);
     writeln!(w, "ply\nformat binary_little_endian 1.0\ncomment written by splatrack\nelement vertex {}", s.len())?;
-    let mut names: Vec<String> = ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"].map(String::from).into();
+    let mut names: Vec<String> =
+        ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"].map(String::from).into();
     names.extend((0..3 * (k - 1)).map(|i| format!("f_rest_{i}")));
     names.extend(["opacity", "scale_0", "scale_1", "rot_0", "rot_1", "rot_2", "rot_3"].map(String::from));
     for name in &names {

@@ -13,7 +13,8 @@ pub fn random_scene(n: usize, radius_m: f32, seed: u64) -> Splats {
     let mut s = Splats::default();
     for _ in 0..n {
         let dir = loop {
-            let v = Vector3::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0), rng.random_range(-1.0f32..1.0));
+            let v =
+                Vector3::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0), rng.random_range(-1.0f32..1.0));
             if v.norm_squared() <= 1.0 {
                 break v;
             }

@@ -5,14 +5,18 @@
 
 use nalgebra::{Matrix3, Point3, Rotation3, UnitQuaternion, Vector3};
 
-
 use super::Splats;
 use crate::config::SeedConfig;
 use crate::frame::{Pose, RgbdFrame};
 
 /// Surfels for the masked pixels of `frame` (object-to-camera `pose`) not marked in `skip`, where the surface
 /// faces the camera closely enough to be trusted.
-pub fn seed_from_frame(frame: &RgbdFrame, pose: &Pose, cfg: &SeedConfig, skip: Option<&dyn Fn(u32, u32) -> bool>) -> Splats {
+pub fn seed_from_frame(
+    frame: &RgbdFrame,
+    pose: &Pose,
+    cfg: &SeedConfig,
+    skip: Option<&dyn Fn(u32, u32) -> bool>,
+) -> Splats {
     let mut out = Splats::default();
     let (w, h) = frame.depth_m.dimensions();
     let step = cfg.stride_px.max(1);
@@ -27,16 +31,23 @@ pub fn seed_from_frame(frame: &RgbdFrame, pose: &Pose, cfg: &SeedConfig, skip: O
             let view = -p_c.normalize();
             // No surfel where the surface's orientation is unknown or seen edge-on: its depth is unreliable
             // there, and a wrongly turned surfel would keep a later, better view from seeding the place.
-            let Some(normal) = frame.depth_normal(x, y, cfg.normal_baseline_px, cfg.max_depth_step_m as f64) else { continue };
+            let Some(normal) = frame.depth_normal(x, y, cfg.normal_baseline_px, cfg.max_depth_step_m as f64) else {
+                continue;
+            };
             if normal.dot(&view) < min_facing {
                 continue;
             }
             // Tangent u along the direction the surface recedes from the camera, where the pixel grid
             // spacing on the surface is stretched by 1 / cos(slant); v across it.
             let receding = view - normal * view.dot(&normal);
-            let t_u = receding.try_normalize(1e-9).unwrap_or_else(|| normal.cross(&Vector3::x()).try_normalize(1e-9).unwrap_or(Vector3::y()));
+            let t_u = receding
+                .try_normalize(1e-9)
+                .unwrap_or_else(|| normal.cross(&Vector3::x()).try_normalize(1e-9).unwrap_or(Vector3::y()));
             let t_v = normal.cross(&t_u);
-            let rot_c = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(Matrix3::from_columns(&[t_u, t_v, normal])));
+            let rot_c =
+                UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(Matrix3::from_columns(&[
+                    t_u, t_v, normal,
+                ])));
             let spacing = step as f64 * p_c.z / frame.intrinsics.fx;
             let slant = normal.dot(&view).abs().max(0.3);
             let scale = (cfg.scale_of_spacing as f64 * spacing) as f32;

@@ -17,9 +17,9 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use super::geometry::{ray_jacobians, rigid_fit};
-use crate::reference::optim::apply_twist;
 use crate::config::FeatureConfig;
 use crate::frame::{Mask, Pose, RgbdFrame};
+use crate::reference::optim::apply_twist;
 
 /// 256 binary tests.
 pub type Descriptor = [u64; 4];
@@ -190,7 +190,11 @@ pub fn hamming(a: &Descriptor, b: &Descriptor) -> u32 {
 
 /// Pairs each feature of `current` with the reference feature of nearest descriptor (object-frame point,
 /// descriptor), where that one is near enough and clearly nearer than the second nearest.
-pub fn match_features(current: &[Feature], reference: &[(Vector3<f64>, Descriptor)], cfg: &FeatureConfig) -> Vec<Anchor> {
+pub fn match_features(
+    current: &[Feature],
+    reference: &[(Vector3<f64>, Descriptor)],
+    cfg: &FeatureConfig,
+) -> Vec<Anchor> {
     let mut out = Vec::new();
     for f in current {
         let (mut best, mut second, mut best_point) = (u32::MAX, u32::MAX, None);
@@ -272,7 +276,8 @@ pub fn ransac_pose(anchors: &[Anchor], cfg: &FeatureConfig) -> Option<FeaturePos
         return None;
     }
     let tolerance = cfg.inlier_distance_m as f64;
-    let inliers_of = |pose: &Pose| -> Vec<Anchor> { anchors.iter().filter(|a| agrees(a, pose, tolerance)).copied().collect() };
+    let inliers_of =
+        |pose: &Pose| -> Vec<Anchor> { anchors.iter().filter(|a| agrees(a, pose, tolerance)).copied().collect() };
     let fit = |set: &[Anchor]| {
         let (object, camera): (Vec<_>, Vec<_>) = set.iter().map(|a| (a.object, a.camera)).unzip();
         rigid_fit(&object, &camera)

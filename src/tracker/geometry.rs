@@ -29,14 +29,17 @@ const NORMAL_MAX_STEP_M: f64 = 0.005;
 /// silhouettes mixes object and background); normals from depth differences `normal_baseline` pixels apart.
 pub fn observed_cloud(frame: &RgbdFrame, mask: &Mask, stride: u32, margin: u32, normal_baseline: u32) -> Cloud {
     let (w, h) = mask.dimensions();
-    let inside = |x: i64, y: i64| x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && mask.get_pixel(x as u32, y as u32)[0] > 0;
+    let inside =
+        |x: i64, y: i64| x >= 0 && y >= 0 && x < w as i64 && y < h as i64 && mask.get_pixel(x as u32, y as u32)[0] > 0;
     let mut cloud = Cloud::default();
     let step = stride.max(1);
     let m = margin as i64;
     for y in (step / 2..h).step_by(step as usize) {
         for x in (step / 2..w).step_by(step as usize) {
             let (xi, yi) = (x as i64, y as i64);
-            if !inside(xi, yi) || !(inside(xi - m, yi) && inside(xi + m, yi) && inside(xi, yi - m) && inside(xi, yi + m)) {
+            if !inside(xi, yi)
+                || !(inside(xi - m, yi) && inside(xi + m, yi) && inside(xi, yi - m) && inside(xi, yi + m))
+            {
                 continue;
             }
             if let Some(p) = frame.back_project(x, y) {
@@ -67,7 +70,8 @@ pub fn downsample(frame: &RgbdFrame, factor: u32, surface_step_m: f32) -> RgbdFr
     let k = frame.intrinsics;
     let (w, h) = (k.width / f, k.height / f);
     let scale = 1.0 / f as f64;
-    let intrinsics = Intrinsics { width: w, height: h, fx: k.fx * scale, fy: k.fy * scale, cx: k.cx * scale, cy: k.cy * scale };
+    let intrinsics =
+        Intrinsics { width: w, height: h, fx: k.fx * scale, fy: k.fy * scale, cx: k.cx * scale, cy: k.cy * scale };
     let centre = |x: u32, y: u32| (x * f + f / 2, y * f + f / 2);
     let rgb = image::RgbImage::from_fn(w, h, |x, y| {
         let mut sum = [0u32; 3];
@@ -112,7 +116,8 @@ pub fn downsample(frame: &RgbdFrame, factor: u32, surface_step_m: f32) -> RgbdFr
 /// of the camera. Returns the object-to-camera pose of that frame; None when the mask holds no depth.
 pub fn first_frame_pose(frame: &RgbdFrame, mask: &Mask) -> Option<Pose> {
     let cloud = observed_cloud(frame, mask, 1, 0, 1);
-    (!cloud.points.is_empty()).then(|| Pose::from_parts(Translation3::from(cloud.centroid()), UnitQuaternion::identity()))
+    (!cloud.points.is_empty())
+        .then(|| Pose::from_parts(Translation3::from(cloud.centroid()), UnitQuaternion::identity()))
 }
 
 /// Unit direction from the object's origin towards the camera, in the object frame: what keyframes are
@@ -135,7 +140,8 @@ pub fn rigid_fit(object: &[Vector3<f64>], camera: &[Vector3<f64>]) -> Option<Pos
     }
     let n = object.len() as f64;
     let (co, cc) = (object.iter().sum::<Vector3<f64>>() / n, camera.iter().sum::<Vector3<f64>>() / n);
-    let covariance = object.iter().zip(camera).fold(nalgebra::Matrix3::zeros(), |acc, (o, c)| acc + (c - cc) * (o - co).transpose());
+    let covariance =
+        object.iter().zip(camera).fold(nalgebra::Matrix3::zeros(), |acc, (o, c)| acc + (c - cc) * (o - co).transpose());
     let svd = covariance.svd(true, true);
     let (u, v_t) = (svd.u?, svd.v_t?);
     let mut d = nalgebra::Matrix3::identity();
@@ -165,7 +171,14 @@ mod tests {
         RgbdFrame {
             id: "test".into(),
             timestamp_s: 0.0,
-            intrinsics: Intrinsics { width, height, fx: 500.0, fy: 500.0, cx: width as f64 / 2.0, cy: height as f64 / 2.0 },
+            intrinsics: Intrinsics {
+                width,
+                height,
+                fx: 500.0,
+                fy: 500.0,
+                cx: width as f64 / 2.0,
+                cy: height as f64 / 2.0,
+            },
             rgb: image::RgbImage::new(width, height),
             depth_m: depth,
             object_mask: None,

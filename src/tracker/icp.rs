@@ -9,9 +9,9 @@ use super::geometry::{Cloud, ray_jacobians};
 use super::model_index::ModelIndex;
 use super::photometric::{IntensityPyramid, accumulate_photometric, brightness_gain};
 use super::silhouette::{MaskDistance, accumulate_silhouette};
-use crate::frame::RgbdFrame;
 use crate::config::TrackingConfig;
 use crate::frame::Pose;
+use crate::frame::RgbdFrame;
 use crate::reference::optim::apply_twist;
 
 /// How an alignment went.
@@ -53,9 +53,11 @@ pub struct Observation<'a> {
 pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingConfig) -> IcpResult {
     let cloud = obs.cloud;
     let mut pose = *init;
-    let observed_brightness = cloud.colors.iter().map(|c| c.sum() / 3.0).sum::<f64>() / cloud.colors.len().max(1) as f64;
+    let observed_brightness =
+        cloud.colors.iter().map(|c| c.sum() / 3.0).sum::<f64>() / cloud.colors.len().max(1) as f64;
     // Lighting changes between frames: scale observed colours to the model's mean brightness.
-    let gain = if observed_brightness > 1e-3 { (model.mean_brightness() / observed_brightness).clamp(0.5, 2.0) } else { 1.0 };
+    let gain =
+        if observed_brightness > 1e-3 { (model.mean_brightness() / observed_brightness).clamp(0.5, 2.0) } else { 1.0 };
     // Model colours are block averages at the mapping resolution: compare them with that pyramid level.
     let level = obs.pyramid.len() - 1;
     let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
@@ -83,10 +85,29 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             }
             if cfg.photometric_weight_m > 0.0 {
                 let weight = cfg.photometric_weight_m as f64;
-                accumulate_photometric(&mut h, &mut g, model, &pose, obs.frame, obs.pyramid, level, weight, max_distance);
+                accumulate_photometric(
+                    &mut h,
+                    &mut g,
+                    model,
+                    &pose,
+                    obs.frame,
+                    obs.pyramid,
+                    level,
+                    weight,
+                    max_distance,
+                );
             }
             if cfg.silhouette_weight > 0.0 {
-                accumulate_silhouette(&mut h, &mut g, model, &pose, obs.frame, obs.silhouette, cfg.silhouette_weight as f64, max_distance);
+                accumulate_silhouette(
+                    &mut h,
+                    &mut g,
+                    model,
+                    &pose,
+                    obs.frame,
+                    obs.silhouette,
+                    cfg.silhouette_weight as f64,
+                    max_distance,
+                );
             }
             if cfg.anchor_weight > 0.0 {
                 accumulate_anchors(&mut h, &mut g, obs.anchors, &pose, cfg.anchor_weight as f64, sigma);
@@ -135,7 +156,14 @@ fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &
 /// through that corner, in x and in y (offsets on the image plane at the point's depth, in metres), `weight`
 /// times as hard as one depth point. The pixel is what a corner pins well; its depth is left to the dense
 /// terms.
-fn accumulate_anchors(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, anchors: &[Anchor], pose: &Pose, weight: f64, sigma: f64) {
+fn accumulate_anchors(
+    h: &mut Matrix6<f64>,
+    g: &mut Vector6<f64>,
+    anchors: &[Anchor],
+    pose: &Pose,
+    weight: f64,
+    sigma: f64,
+) {
     for a in anchors {
         let Some((_, [(jx, rx), (jy, ry)])) = ray_rows(a, pose) else { continue };
         let w = weight * cauchy(rx.hypot(ry), sigma);
@@ -156,7 +184,10 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
         let m = model.nearest_position(&q).index;
         let diff = q - model.points[m];
         let r = model.normals[m].dot(&diff).abs();
-        if r < inlier && diff.norm() < 3.0 * inlier && normals_agree(n_obs, &(pose.rotation * model.normals[m]), min_cos) {
+        if r < inlier
+            && diff.norm() < 3.0 * inlier
+            && normals_agree(n_obs, &(pose.rotation * model.normals[m]), min_cos)
+        {
             inliers += 1;
             sum_sq += r * r;
         }
@@ -196,13 +227,19 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
     let gain = brightness_gain(visible.iter().map(|v| v.2).sum(), observed);
     let share = |count: usize| count as f64 / visible.len().max(1) as f64;
     let depth = visible.iter().filter(|v| v.0).count();
-    let grey = visible.iter().filter(|(_, grey, model)| (gain * grey - model).abs() < cfg.agreement_grey as f64).count();
+    let grey =
+        visible.iter().filter(|(_, grey, model)| (gain * grey - model).abs() < cfg.agreement_grey as f64).count();
     (share(depth), share(grey))
 }
 
 /// A model point (object frame, with its normal) as the camera sees it at `pose`: camera-frame position and
 /// pixel position with pixel centres on integers. None behind the camera or turned away from it.
-pub(super) fn facing_projection(pose: &Pose, k: &crate::frame::Intrinsics, m: &Vector3<f64>, n: &Vector3<f64>) -> Option<(Vector3<f64>, f64, f64)> {
+pub(super) fn facing_projection(
+    pose: &Pose,
+    k: &crate::frame::Intrinsics,
+    m: &Vector3<f64>,
+    n: &Vector3<f64>,
+) -> Option<(Vector3<f64>, f64, f64)> {
     let p = (pose * Point3::from(*m)).coords;
     if p.z < 0.05 || (pose.rotation * n).dot(&p) >= 0.0 {
         return None;

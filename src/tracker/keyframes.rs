@@ -222,7 +222,11 @@ mod tests {
         assert_eq!(set.keyframes.iter().map(|k| k.seq).collect::<Vec<_>>(), vec![0, 4]);
         assert_eq!(set.occupied_bins().iter().filter(|b| **b).count(), 2);
         set.remove(&[0, 4]);
-        assert_eq!(set.keyframes.iter().map(|k| k.seq).collect::<Vec<_>>(), vec![0], "the first keyframe is never removed");
+        assert_eq!(
+            set.keyframes.iter().map(|k| k.seq).collect::<Vec<_>>(),
+            vec![0],
+            "the first keyframe is never removed"
+        );
     }
 
     #[test]

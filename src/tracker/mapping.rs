@@ -62,12 +62,25 @@ impl Mapper {
     /// A worker with an empty model.
     pub fn new(cfg: Config, mut fitter: Fitter, events: Sender<TrackerEvent>) -> Self {
         fitter.pinned_views = 1;
-        Self { keyframes: KeyframeSet::new(cfg.keyframes), cfg, fitter, views: HashMap::new(), model: Splats::default(), origin: Vec::new(), snapshot: MapSnapshot::default(), events }
+        Self {
+            keyframes: KeyframeSet::new(cfg.keyframes),
+            cfg,
+            fitter,
+            views: HashMap::new(),
+            model: Splats::default(),
+            origin: Vec::new(),
+            snapshot: MapSnapshot::default(),
+            events,
+        }
     }
 
     /// Runs until `candidates` closes, then does a last joint refinement; publishes into `latest` as it goes
     /// and returns the final state.
-    pub fn run(mut self, candidates: Receiver<KeyframeCandidate>, latest: Arc<Latest<MapSnapshot>>) -> Result<MapSnapshot, FitError> {
+    pub fn run(
+        mut self,
+        candidates: Receiver<KeyframeCandidate>,
+        latest: Arc<Latest<MapSnapshot>>,
+    ) -> Result<MapSnapshot, FitError> {
         let mut dirty = false;
         loop {
             let mut pending = Vec::new();
@@ -169,7 +182,8 @@ impl Mapper {
         let start = Instant::now();
         let m = self.cfg.mapping;
         let scale = if last { 3 } else { 1 };
-        let mut views: Vec<_> = self.keyframes.keyframes.iter().map(|k| fit_view(&self.views[&k.seq], k.pose)).collect();
+        let mut views: Vec<_> =
+            self.keyframes.keyframes.iter().map(|k| fit_view(&self.views[&k.seq], k.pose)).collect();
         let joint = self.fitter.fit(&mut self.model, &mut views, m.joint_iterations * scale, FreeGroups::ALL)?;
         self.snapshot.loss = joint.losses.last().map(|l| l.1).unwrap_or_default();
         self.snapshot.step += 1;
@@ -206,7 +220,8 @@ impl Mapper {
         }
 
         // Model frozen: refine each keyframe pose alone (the first stays pinned).
-        let mut views: Vec<_> = self.keyframes.keyframes.iter().map(|k| fit_view(&self.views[&k.seq], k.pose)).collect();
+        let mut views: Vec<_> =
+            self.keyframes.keyframes.iter().map(|k| fit_view(&self.views[&k.seq], k.pose)).collect();
         self.fitter.fit(&mut self.model, &mut views, m.pose_iterations * scale, FreeGroups::POSES)?;
         for (k, v) in self.keyframes.keyframes.iter_mut().zip(&views) {
             k.pose = v.pose;

@@ -27,7 +27,12 @@ pub fn propagate_mask(frame: &RgbdFrame, model: &ModelIndex, pose: &Pose, max_di
         return mask;
     }
     let clamp = |v: f64, hi: u32| v.clamp(0.0, hi as f64) as u32;
-    let (xa, ya, xb, yb) = (clamp(x0 - BOX_MARGIN_PX, w), clamp(y0 - BOX_MARGIN_PX, h), clamp(x1 + BOX_MARGIN_PX, w), clamp(y1 + BOX_MARGIN_PX, h));
+    let (xa, ya, xb, yb) = (
+        clamp(x0 - BOX_MARGIN_PX, w),
+        clamp(y0 - BOX_MARGIN_PX, h),
+        clamp(x1 + BOX_MARGIN_PX, w),
+        clamp(y1 + BOX_MARGIN_PX, h),
+    );
     let to_object = pose.inverse();
     for y in ya..yb {
         for x in xa..xb {

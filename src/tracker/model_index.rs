@@ -61,11 +61,21 @@ impl ModelIndex {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let around = positions.nearest_n_within::<SquaredEuclidean>(c, texture_radius_m * texture_radius_m, limit, true);
+                let around =
+                    positions.nearest_n_within::<SquaredEuclidean>(c, texture_radius_m * texture_radius_m, limit, true);
                 around.into_iter().map(|n| n.item as u32).filter(|&j| j as usize != i).take(MAX_NEIGHBOURS).collect()
             })
             .collect();
-        Some(Self { tree: ImmutableKdTree::new_from_slice(&keys), positions, points, normals, colors, greys, neighbours, color_weight_m })
+        Some(Self {
+            tree: ImmutableKdTree::new_from_slice(&keys),
+            positions,
+            points,
+            normals,
+            colors,
+            greys,
+            neighbours,
+            color_weight_m,
+        })
     }
 
     /// Nearest surfel to object-frame point `p` of colour `c`.

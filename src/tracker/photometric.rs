@@ -55,7 +55,11 @@ impl IntensityPyramid {
     /// `levels` levels, each the 2×2 average of the one above.
     pub fn new(frame: &RgbdFrame, levels: usize) -> Self {
         let (w, h) = frame.rgb.dimensions();
-        let base = Level { width: w as usize, height: h as usize, values: frame.rgb.pixels().map(|p| (p[0] as f32 + p[1] as f32 + p[2] as f32) / 765.0).collect() };
+        let base = Level {
+            width: w as usize,
+            height: h as usize,
+            values: frame.rgb.pixels().map(|p| (p[0] as f32 + p[1] as f32 + p[2] as f32) / 765.0).collect(),
+        };
         let mut out = vec![base];
         for _ in 1..levels.max(1) {
             let up = out.last().expect("one level at least");
@@ -66,7 +70,12 @@ impl IntensityPyramid {
             let mut values = Vec::with_capacity(w * h);
             for y in 0..h {
                 for x in 0..w {
-                    values.push(0.25 * (up.at(2 * x, 2 * y) + up.at(2 * x + 1, 2 * y) + up.at(2 * x, 2 * y + 1) + up.at(2 * x + 1, 2 * y + 1)));
+                    values.push(
+                        0.25 * (up.at(2 * x, 2 * y)
+                            + up.at(2 * x + 1, 2 * y)
+                            + up.at(2 * x, 2 * y + 1)
+                            + up.at(2 * x + 1, 2 * y + 1)),
+                    );
                 }
             }
             out.push(Level { width: w, height: h, values });
@@ -141,7 +150,8 @@ pub fn accumulate_photometric(
         let (mut count, mut observed_sum, mut row_sum, mut model_sum) = (0usize, 0.0, Vector6::zeros(), 0.0);
         for &j in &model.neighbours[i] {
             if let Some((o, r)) = &seen[j as usize] {
-                (count, observed_sum, row_sum, model_sum) = (count + 1, observed_sum + o, row_sum + r, model_sum + model.greys[j as usize]);
+                (count, observed_sum, row_sum, model_sum) =
+                    (count + 1, observed_sum + o, row_sum + r, model_sum + model.greys[j as usize]);
             }
         }
         if count < MIN_NEIGHBOURS {

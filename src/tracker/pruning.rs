@@ -82,7 +82,8 @@ pub struct DensifyEvent {
 /// (largest first, at most `max_densify_share` of the model). Clones are nudged half a scale along their
 /// major axis; a split leaves two halves 1/1.6 the size, one scale apart along the major axis.
 pub fn densify(splats: &mut Splats, mean_grad_norms: &[f32], cfg: &PruneConfig) -> DensifyEvent {
-    let mut candidates: Vec<usize> = (0..splats.len().min(mean_grad_norms.len())).filter(|&i| mean_grad_norms[i] > cfg.densify_grad).collect();
+    let mut candidates: Vec<usize> =
+        (0..splats.len().min(mean_grad_norms.len())).filter(|&i| mean_grad_norms[i] > cfg.densify_grad).collect();
     candidates.sort_by(|&a, &b| mean_grad_norms[b].total_cmp(&mean_grad_norms[a]));
     candidates.truncate((splats.len() as f32 * cfg.max_densify_share).ceil() as usize);
     let mut event = DensifyEvent::default();
@@ -158,7 +159,10 @@ mod tests {
         assert_eq!(e.sources, vec![1, 2], "largest gradient first (a tie keeps index order)");
         // Surfel 1 (small) was cloned half a scale along x; surfel 2 (large) split into two smaller halves.
         assert!((s.means[3][0] - (0.01 + 0.001)).abs() < 1e-6);
-        assert!((s.log_scales[2][0].exp() - 0.01 / 1.6).abs() < 1e-6 && (s.log_scales[4][0].exp() - 0.01 / 1.6).abs() < 1e-6);
+        assert!(
+            (s.log_scales[2][0].exp() - 0.01 / 1.6).abs() < 1e-6
+                && (s.log_scales[4][0].exp() - 0.01 / 1.6).abs() < 1e-6
+        );
         assert!((s.means[4][0] - s.means[2][0] - 0.01).abs() < 1e-6, "halves one scale apart");
     }
 }

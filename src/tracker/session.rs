@@ -81,7 +81,8 @@ pub struct Session {
 impl Session {
     /// Starts the threads on `source`.
     pub fn start(source: Box<dyn FrameSource>, cfg: Config, ctx: Arc<GpuContext>, options: SessionOptions) -> Self {
-        let (name, intrinsics, len, live) = (source.name().to_string(), source.intrinsics(), source.len(), source.is_live());
+        let (name, intrinsics, len, live) =
+            (source.name().to_string(), source.intrinsics(), source.len(), source.is_live());
         // A live camera drops the frame the tracker has not taken yet for the newer one; a replay queues.
         let (frame_tx, frame_rx) = bounded::<Result<RgbdFrame, SourceError>>(if live { 1 } else { 2 });
         let stale = frame_rx.clone();
@@ -114,11 +115,21 @@ impl Session {
 
     /// Waits for the session to end.
     pub fn join(self) -> SessionOutput {
-        self.tracker.join().unwrap_or_else(|_| SessionOutput { map: MapSnapshot::default(), frames: 0, wall_s: 0.0, error: Some("the tracker thread panicked".into()) })
+        self.tracker.join().unwrap_or_else(|_| SessionOutput {
+            map: MapSnapshot::default(),
+            frames: 0,
+            wall_s: 0.0,
+            error: Some("the tracker thread panicked".into()),
+        })
     }
 }
 
-fn read_source(mut source: Box<dyn FrameSource>, tx: Sender<Result<RgbdFrame, SourceError>>, stale: Receiver<Result<RgbdFrame, SourceError>>, max_frames: Option<usize>) {
+fn read_source(
+    mut source: Box<dyn FrameSource>,
+    tx: Sender<Result<RgbdFrame, SourceError>>,
+    stale: Receiver<Result<RgbdFrame, SourceError>>,
+    max_frames: Option<usize>,
+) {
     let live = source.is_live();
     let mut count = 0;
     loop {
@@ -159,7 +170,10 @@ fn run_tracker(
     let (candidate_tx, candidate_rx) = unbounded::<KeyframeCandidate>();
     let mapper = Mapper::new(cfg, fitter(), events.clone());
     let map2 = map.clone();
-    let mapping = std::thread::Builder::new().name("mapping".into()).spawn(move || mapper.run(candidate_rx, map2)).expect("spawning the mapping thread");
+    let mapping = std::thread::Builder::new()
+        .name("mapping".into())
+        .spawn(move || mapper.run(candidate_rx, map2))
+        .expect("spawning the mapping thread");
     let mut tracker = FrameTracker::new(cfg, (cfg.tracking.fine_iterations > 0).then(fitter));
     let mut seen_map = 0;
     let mut frames_done = 0;
@@ -253,7 +267,13 @@ fn run_tracker(
 }
 
 /// Blocks until the mapping worker has taken in candidate `seq` and has nothing pending, or has stopped.
-fn wait_until_settled(map: &Latest<MapSnapshot>, seq: u64, worker: &std::thread::JoinHandle<Result<MapSnapshot, crate::gpu::fit::FitError>>) {
+fn wait_until_settled(
+    map: &Latest<MapSnapshot>,
+    seq: u64,
+    worker: &std::thread::JoinHandle<Result<MapSnapshot, crate::gpu::fit::FitError>>,
+) {
     // The timeout only lets a worker that stopped on an error be noticed.
-    while !worker.is_finished() && !map.wait_for(std::time::Duration::from_millis(100), |m| m.incorporated_seq >= seq && m.settled) {}
+    while !worker.is_finished()
+        && !map.wait_for(std::time::Duration::from_millis(100), |m| m.incorporated_seq >= seq && m.settled)
+    {}
 }

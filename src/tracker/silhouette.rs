@@ -109,7 +109,16 @@ pub fn accumulate_silhouette(
             continue;
         }
         let metres_per_px = p.z / k.fx;
-        add_image_residual(h, g, &p, k, d * metres_per_px, (gx * metres_per_px, gy * metres_per_px), weight, cauchy(d, SIGMA_PX));
+        add_image_residual(
+            h,
+            g,
+            &p,
+            k,
+            d * metres_per_px,
+            (gx * metres_per_px, gy * metres_per_px),
+            weight,
+            cauchy(d, SIGMA_PX),
+        );
         used += 1;
     }
     used

@@ -31,7 +31,8 @@ impl<T> Latest<T> {
     pub fn wait_for(&self, timeout: Duration, ready: impl Fn(&T) -> bool) -> bool {
         let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let not_ready = |g: &mut (u64, Option<Arc<T>>)| !g.1.as_deref().is_some_and(&ready);
-        let (guard, _) = self.published.wait_timeout_while(guard, timeout, not_ready).unwrap_or_else(|e| e.into_inner());
+        let (guard, _) =
+            self.published.wait_timeout_while(guard, timeout, not_ready).unwrap_or_else(|e| e.into_inner());
         guard.1.as_deref().is_some_and(ready)
     }
 

@@ -14,12 +14,12 @@ use serde::Serialize;
 use super::features::{Descriptor, Feature, FeaturePose, detect, match_features, ransac_pose};
 use super::geometry::{downsample, first_frame_pose, mask_area, observed_cloud, rotation_between_deg};
 use super::icp::{IcpResult, Observation, align};
-use super::photometric::IntensityPyramid;
-use super::silhouette::MaskDistance;
 use super::keyframes::KeyframeInfo;
 use super::mapping::MapSnapshot;
 use super::mask::propagate_mask;
 use super::model_index::ModelIndex;
+use super::photometric::IntensityPyramid;
+use super::silhouette::MaskDistance;
 use crate::config::Config;
 use crate::frame::{Mask, Pose, RgbdFrame};
 use crate::gpu::fit::{FitView, Fitter, FreeGroups};
@@ -182,7 +182,8 @@ impl FrameTracker {
             all.extend(seeds);
             origin.extend(std::iter::repeat_n(*seq, seeds.len()));
         }
-        self.model = ModelIndex::new(&all, self.cfg.tracking.color_weight_m as f64, self.cfg.tracking.texture_radius_m as f64);
+        self.model =
+            ModelIndex::new(&all, self.cfg.tracking.color_weight_m as f64, self.cfg.tracking.texture_radius_m as f64);
         (self.combined, self.combined_origin) = (Arc::new(all), Arc::new(origin));
     }
 
@@ -260,7 +261,8 @@ impl FrameTracker {
         self.previous.push(pose);
 
         let t_kf = Instant::now();
-        let candidate = (trusted && self.wants_keyframe(&pose)).then(|| self.candidate(frame, &mask, index, pose, area));
+        let candidate =
+            (trusted && self.wants_keyframe(&pose)).then(|| self.candidate(frame, &mask, index, pose, area));
         times.keyframe_ms = ms(t_kf);
         times.total_ms = ms(start);
         let result = FrameResult {
@@ -283,7 +285,11 @@ impl FrameTracker {
     }
 
     /// The first frame: defines the object frame and the first keyframe.
-    fn start(&mut self, frame: &RgbdFrame, start: Instant) -> Result<(FrameResult, Mask, Option<KeyframeCandidate>), TrackError> {
+    fn start(
+        &mut self,
+        frame: &RgbdFrame,
+        start: Instant,
+    ) -> Result<(FrameResult, Mask, Option<KeyframeCandidate>), TrackError> {
         let mask = frame.object_mask.clone().ok_or_else(|| TrackError::NoFirstMask(frame.id.clone()))?;
         let pose = first_frame_pose(frame, &mask).ok_or_else(|| TrackError::EmptyFirstMask(frame.id.clone()))?;
         self.first_mask_area = mask_area(&mask);
@@ -322,7 +328,8 @@ impl FrameTracker {
         // The object's origin moves in a straight line and the object turns about it: composing the whole
         // relative motion instead would turn it about the camera, and damping only that motion's rotation
         // would leave the translation that turn implies (after a sudden turn, a jump of tens of centimetres).
-        let turn = UnitQuaternion::identity().slerp(&(last.rotation * before.rotation.inverse()), t.angular_velocity_damping as f64);
+        let turn = UnitQuaternion::identity()
+            .slerp(&(last.rotation * before.rotation.inverse()), t.angular_velocity_damping as f64);
         let shift = (last.translation.vector - before.translation.vector) * t.velocity_damping as f64;
         Pose::from_parts(Translation3::from(last.translation.vector + shift), turn * last.rotation)
     }
@@ -333,7 +340,8 @@ impl FrameTracker {
         let cfg = &self.cfg.features;
         let mut keyframes: Vec<&KeyframeFeatures> = self.keyframe_features.iter().collect();
         if let Some(near) = near {
-            keyframes.sort_by(|a, b| rotation_between_deg(&a.pose, near).total_cmp(&rotation_between_deg(&b.pose, near)));
+            keyframes
+                .sort_by(|a, b| rotation_between_deg(&a.pose, near).total_cmp(&rotation_between_deg(&b.pose, near)));
             keyframes.truncate(cfg.match_keyframes as usize);
         }
         let reference: Vec<(Vector3<f64>, Descriptor)> = keyframes
@@ -374,7 +382,9 @@ impl FrameTracker {
                 .map(|(p, _)| p)
                 .collect();
             let centre = facing.iter().sum::<Vector3<f64>>() / facing.len().max(1) as f64;
-            (!facing.is_empty()).then(|| Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation))
+            (!facing.is_empty()).then(|| {
+                Pose::from_parts(Translation3::from(start.translation.vector + target - centre), start.rotation)
+            })
         };
         let feature_pose = found.map(|f| f.pose);
         let starts = feature_pose.into_iter().chain(guesses.into_iter().filter_map(moved));
@@ -383,7 +393,8 @@ impl FrameTracker {
         let score = |r: &IcpResult| r.agreement + r.photo_agreement;
         let near = |r: &IcpResult| rotation_between_deg(&r.pose, &last) < t.relocalise_near_deg as f64;
         // Near the last pose, the best fit wins.
-        let mut best = trials.iter().filter(|r| near(r)).fold(current, |best, r| if score(r) > score(&best) { *r } else { best });
+        let mut best =
+            trials.iter().filter(|r| near(r)).fold(current, |best, r| if score(r) > score(&best) { *r } else { best });
         // A turned pose of a symmetric shape can fit nearly as well as the right one, or better where the model
         // lacks the face coming into view and has its twin: a box's opposite sides carry the same print. So a
         // jump must win clearly over the best fit near the last pose, explain the observed points at least as
@@ -391,7 +402,9 @@ impl FrameTracker {
         // long (then any pose may be).
         let (near_score, near_inliers) = (score(&best) + t.relocalise_margin as f64, best.inlier_ratio);
         let free = self.hidden || self.weak_streak >= t.unsupported_jump_after_frames;
-        let supported = |r: &IcpResult| free || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64);
+        let supported = |r: &IcpResult| {
+            free || feature_pose.is_some_and(|f| rotation_between_deg(&f, &r.pose) < t.relocalise_near_deg as f64)
+        };
         for r in trials.iter().filter(|r| !near(r) && supported(r)) {
             if score(r) > near_score.max(score(&best)) && r.inlier_ratio >= near_inliers {
                 best = *r;
@@ -404,26 +417,46 @@ impl FrameTracker {
     fn fine_pose(&mut self, frame: &RgbdFrame, mask: &Mask, pose: Pose) -> Result<Pose, TrackError> {
         let mut model = (*self.combined).clone();
         let Some(fitter) = self.fitter.as_mut() else { return Ok(pose) };
-        let small = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample, self.cfg.seed.max_depth_step_m);
+        let small = downsample(
+            &RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() },
+            self.cfg.mapping.downsample,
+            self.cfg.seed.max_depth_step_m,
+        );
         let mut views = [fit_view(&small, pose)];
         fitter.fit(&mut model, &mut views, self.cfg.tracking.fine_iterations, FreeGroups::POSES)?;
         Ok(views[0].pose)
     }
 
     fn wants_keyframe(&self, pose: &Pose) -> bool {
-        self.last_candidate.is_none_or(|last| rotation_between_deg(&last, pose) >= self.cfg.keyframes.min_rotation_deg as f64)
+        self.last_candidate
+            .is_none_or(|last| rotation_between_deg(&last, pose) >= self.cfg.keyframes.min_rotation_deg as f64)
     }
 
     /// Builds a candidate and seeds its uncovered pixels into the local model at once.
-    fn candidate(&mut self, frame: &RgbdFrame, mask: &Mask, index: usize, pose: Pose, area: usize) -> KeyframeCandidate {
+    fn candidate(
+        &mut self,
+        frame: &RgbdFrame,
+        mask: &Mask,
+        index: usize,
+        pose: Pose,
+        area: usize,
+    ) -> KeyframeCandidate {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.last_candidate = Some(pose);
-        let view = downsample(&RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() }, self.cfg.mapping.downsample, self.cfg.seed.max_depth_step_m);
+        let view = downsample(
+            &RgbdFrame { object_mask: Some(mask.clone()), ..frame.clone() },
+            self.cfg.mapping.downsample,
+            self.cfg.seed.max_depth_step_m,
+        );
         let cover = self.cfg.tracking.mask_distance_m as f64 * 0.5;
         let to_object = pose.inverse();
         let model = self.model.as_ref();
-        let covered = |x: u32, y: u32| model.zip(view.back_project(x, y)).is_some_and(|(m, p)| m.covers(&(to_object * Point3::from(p)).coords, cover));
+        let covered = |x: u32, y: u32| {
+            model
+                .zip(view.back_project(x, y))
+                .is_some_and(|(m, p)| m.covers(&(to_object * Point3::from(p)).coords, cover))
+        };
         let seeds = seed_from_frame(&view, &pose, &self.cfg.seed, Some(&covered));
         // Detected again inside the final mask: the frame's own features came from the generous predicted one.
         self.keyframe_features.push(KeyframeFeatures { seq, pose, features: detect(frame, mask, &self.cfg.features) });
@@ -484,13 +517,17 @@ mod tests {
         assert!(shift < 1e-9, "a turn about the object's own origin moved the prediction by {shift} m");
         let damping = Config::default().tracking.angular_velocity_damping as f64;
         let expected = 3.0 * damping;
-        assert!((rotation_between_deg(&predicted, &last) - expected).abs() < 1e-6, "the turn goes on, damped to {expected}°");
+        assert!(
+            (rotation_between_deg(&predicted, &last) - expected).abs() < 1e-6,
+            "the turn goes on, damped to {expected}°"
+        );
     }
 
     #[test]
     fn a_steady_shift_is_extrapolated_damped() {
         let before = Pose::from_parts(Translation3::new(0.0, 0.0, 0.5), UnitQuaternion::identity());
-        let last = Pose::from_parts(Translation3::new(0.01, 0.0, 0.5), UnitQuaternion::from_scaled_axis(Vector3::x() * 0.1));
+        let last =
+            Pose::from_parts(Translation3::new(0.01, 0.0, 0.5), UnitQuaternion::from_scaled_axis(Vector3::x() * 0.1));
         let predicted = tracker_after(&[before, last]).predict();
         let expected = 0.01 + 0.01 * Config::default().tracking.velocity_damping as f64;
         assert!((predicted.translation.vector.x - expected).abs() < 1e-12, "{:?}", predicted.translation);

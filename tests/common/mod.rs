@@ -23,6 +23,7 @@ pub fn camera(width: u32, height: u32) -> Intrinsics {
 pub fn pose_in_front(z: f64, seed_angle: f64) -> Pose {
     Pose::from_parts(
         Translation3::new(0.01, -0.02, z),
-        UnitQuaternion::from_axis_angle(&Vector3::y_axis(), seed_angle) * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), 0.3),
+        UnitQuaternion::from_axis_angle(&Vector3::y_axis(), seed_angle)
+            * UnitQuaternion::from_axis_angle(&Vector3::x_axis(), 0.3),
     )
 }

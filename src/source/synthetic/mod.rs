@@ -21,8 +21,8 @@ use super::ycbineoat::YcbineoatWriter;
 use super::{FrameSource, SourceError};
 use crate::frame::{Intrinsics, Mask, Pose, RgbdFrame};
 pub use motion::MotionKind;
-pub use objects::ObjectKind;
 use objects::Mesh;
+pub use objects::ObjectKind;
 use raster::{Framebuffer, SurfaceId};
 
 /// Frame rate of every synthetic sequence (Hz), as both benchmarks.
@@ -64,7 +64,11 @@ impl SequenceSpec {
             spec.seed = s.parse().map_err(|_| format!("seed '{s}' is not a number"))?;
         }
         if let Some(f) = parts.get(3) {
-            spec.frames = f.parse().ok().filter(|f| *f > 0).ok_or_else(|| format!("frame count '{f}' is not a positive number"))?;
+            spec.frames = f
+                .parse()
+                .ok()
+                .filter(|f| *f > 0)
+                .ok_or_else(|| format!("frame count '{f}' is not a positive number"))?;
         }
         if let Some(size) = parts.get(4) {
             (spec.width, spec.height) = crate::cli::parse_size(size)?;
@@ -136,7 +140,8 @@ impl Scene {
         for k in 0..5 {
             let x = [-0.42, -0.28, 0.3, 0.45, 0.05][k] + rng.random_range(-0.04..0.04);
             let z = [0.95, 1.25, 1.0, 1.3, 1.5][k] + rng.random_range(-0.05..0.05);
-            let h = Vector3::new(rng.random_range(0.03..0.07), rng.random_range(0.04..0.1), rng.random_range(0.03..0.07));
+            let h =
+                Vector3::new(rng.random_range(0.03..0.07), rng.random_range(0.04..0.1), rng.random_range(0.03..0.07));
             let mut m = Mesh::default();
             m.add_box(Vector3::new(x, table_height(z) - h.y, z), h, [5; 6]);
             let color = [rng.random_range(0.1..0.9), rng.random_range(0.1..0.9), rng.random_range(0.1..0.9)];
@@ -187,7 +192,9 @@ impl Scene {
         let mut rng = Pcg64::seed_from_u64(spec.seed.wrapping_mul(1_000_003).wrapping_add(index as u64));
         let (rgb, depth_m) = sensor::capture(&fb, &mut rng);
         let mask_of = |id: SurfaceId| {
-            Mask::from_fn(spec.width, spec.height, |x, y| image::Luma([if fb.id[(y * spec.width + x) as usize] == id { 255 } else { 0 }]))
+            Mask::from_fn(spec.width, spec.height, |x, y| {
+                image::Luma([if fb.id[(y * spec.width + x) as usize] == id { 255 } else { 0 }])
+            })
         };
         RgbdFrame {
             id: format!("{:019}", FIRST_NS + (index as f64 * 1e9 / FPS).round() as u64),
@@ -208,7 +215,13 @@ fn prop_albedo(prop: &Prop, p: Vector3<f32>) -> [f32; 3] {
         // Wood grain along x with slow variation.
         1 => 0.85 + 0.15 * ((p.x * 60.0 + (p.z * 7.0).sin() * 3.0).sin()),
         // A faint poster grid on the wall.
-        2 => if ((p.x * 8.0).fract().abs() < 0.04) || ((p.y * 8.0).fract().abs() < 0.04) { 0.8 } else { 1.0 },
+        2 => {
+            if ((p.x * 8.0).fract().abs() < 0.04) || ((p.y * 8.0).fract().abs() < 0.04) {
+                0.8
+            } else {
+                1.0
+            }
+        }
         _ => 1.0,
     };
     c.map(|v| v * f)

@@ -55,7 +55,8 @@ impl Trajectory {
             let v = Vector3::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
             nalgebra::Unit::new_normalize(v + Vector3::new(1e-3, 0.0, 0.0))
         };
-        let start = UnitQuaternion::from_axis_angle(&random_axis(&mut rng), rng.random_range(0.0..std::f64::consts::TAU));
+        let start =
+            UnitQuaternion::from_axis_angle(&random_axis(&mut rng), rng.random_range(0.0..std::f64::consts::TAU));
         let phases = std::array::from_fn(|_| rng.random_range(0.0..std::f64::consts::TAU));
         // Robot keyframes: each move turns 60–120° about a random axis and shifts the object a little;
         // a smoothstep move peaks at 1.5× its mean speed, so 120° in 2 s peaks at 90°/s.
@@ -63,8 +64,10 @@ impl Trajectory {
         for _ in 0..64 {
             let last = keyframes.last().unwrap();
             let max_angle = MAX_ANGULAR_SPEED * ROBOT_MOVE_S / 1.5;
-            let turn = UnitQuaternion::from_axis_angle(&random_axis(&mut rng), rng.random_range(max_angle / 2.0..max_angle));
-            let t = Vector3::new(rng.random_range(-0.08..0.08), rng.random_range(-0.06..0.02), rng.random_range(0.5..0.68));
+            let turn =
+                UnitQuaternion::from_axis_angle(&random_axis(&mut rng), rng.random_range(max_angle / 2.0..max_angle));
+            let t =
+                Vector3::new(rng.random_range(-0.08..0.08), rng.random_range(-0.06..0.02), rng.random_range(0.5..0.68));
             keyframes.push(pose(turn * last.rotation, t));
         }
         Self { kind, start, phases, keyframes }
@@ -72,7 +75,8 @@ impl Trajectory {
 
     fn inhand_axis_speed(&self, t: f64) -> (Vector3<f64>, f64) {
         let p = &self.phases;
-        let axis = Vector3::new((0.31 * t + p[0]).sin(), (0.23 * t + p[1]).cos(), 0.6 * (0.17 * t + p[2]).sin()).normalize();
+        let axis =
+            Vector3::new((0.31 * t + p[0]).sin(), (0.23 * t + p[1]).cos(), 0.6 * (0.17 * t + p[2]).sin()).normalize();
         (axis, MAX_ANGULAR_SPEED * (0.5 + 0.5 * (0.8 * t + p[3]).sin()))
     }
 
@@ -113,7 +117,8 @@ impl Trajectory {
                 // The hand follows the object's centre from below and in front, wobbling, without turning with it.
                 let p = &self.phases;
                 let offset = Vector3::new(0.02 * (0.5 * t + p[7]).sin(), 0.085, -0.055 - 0.01 * (0.7 * t).sin());
-                let tilt = UnitQuaternion::from_euler_angles(0.25 * (0.4 * t).sin(), 0.3 * (0.33 * t + p[0]).sin(), 0.0);
+                let tilt =
+                    UnitQuaternion::from_euler_angles(0.25 * (0.4 * t).sin(), 0.3 * (0.33 * t + p[0]).sin(), 0.0);
                 pose(tilt, object.translation.vector + offset)
             }
             // The gripper holds the object rigidly.
@@ -158,6 +163,9 @@ pub struct Light {
 pub fn light(t: f64, seed: u64) -> Light {
     let phase = (seed % 97) as f64 * 0.37;
     let direction = Vector3::new((0.3 * t + phase).sin() * 0.5, -0.7, -0.6 + 0.2 * (0.2 * t).cos()).normalize();
-    Light { direction: nalgebra::convert(direction), intensity: (0.75 + 0.2 * (0.15 * t + phase).sin()) as f32, ambient: 0.35 }
+    Light {
+        direction: nalgebra::convert(direction),
+        intensity: (0.75 + 0.2 * (0.15 * t + phase).sin()) as f32,
+        ambient: 0.35,
+    }
 }
-

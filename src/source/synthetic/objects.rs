@@ -60,7 +60,13 @@ impl Mesh {
     }
 
     /// A grid of `nu × nv` quads over the parametric surface `f(u, v) -> (position, normal, uv)`, u, v ∈ [0, 1].
-    fn grid(&mut self, nu: usize, nv: usize, material: u8, f: impl Fn(f32, f32) -> (Vector3<f32>, Vector3<f32>, [f32; 2])) {
+    fn grid(
+        &mut self,
+        nu: usize,
+        nv: usize,
+        material: u8,
+        f: impl Fn(f32, f32) -> (Vector3<f32>, Vector3<f32>, [f32; 2]),
+    ) {
         let base = self.positions.len() as u32;
         for j in 0..=nv {
             for i in 0..=nu {
@@ -100,7 +106,14 @@ impl Mesh {
     }
 
     /// A surface of revolution around +y: `profile(t) -> (radius, height)` for t ∈ [0, 1].
-    fn revolve(&mut self, segments: usize, rings: usize, material: u8, inward: bool, profile: impl Fn(f32) -> (f32, f32)) {
+    fn revolve(
+        &mut self,
+        segments: usize,
+        rings: usize,
+        material: u8,
+        inward: bool,
+        profile: impl Fn(f32) -> (f32, f32),
+    ) {
         let flip = if inward { -1.0 } else { 1.0 };
         self.grid(segments, rings, material, |u, t| {
             let phi = u * std::f32::consts::TAU * flip;
@@ -192,11 +205,13 @@ pub fn read_obj(path: &Path) -> Result<Mesh, String> {
             Some("f") => {
                 let idx: Vec<u32> = words
                     .map(|w| w.split('/').next().unwrap_or("").parse::<i64>().map_err(|_| bad()))
-                    .map(|r| r.and_then(|i| {
-                        let n = mesh.positions.len() as i64;
-                        let i = if i < 0 { n + i } else { i - 1 };
-                        if (0..n).contains(&i) { Ok(i as u32) } else { Err(bad()) }
-                    }))
+                    .map(|r| {
+                        r.and_then(|i| {
+                            let n = mesh.positions.len() as i64;
+                            let i = if i < 0 { n + i } else { i - 1 };
+                            if (0..n).contains(&i) { Ok(i as u32) } else { Err(bad()) }
+                        })
+                    })
                     .collect::<Result<_, _>>()?;
                 for k in 1..idx.len().saturating_sub(1) {
                     mesh.triangles.push([idx[0], idx[k], idx[k + 1]]);
@@ -255,7 +270,8 @@ pub fn build(kind: ObjectKind) -> Mesh {
 }
 
 fn hash(a: i32, b: i32, salt: u32) -> u32 {
-    let mut h = (a as u32).wrapping_mul(0x9E37_79B1) ^ (b as u32).wrapping_mul(0x85EB_CA77) ^ salt.wrapping_mul(0xC2B2_AE3D);
+    let mut h =
+        (a as u32).wrapping_mul(0x9E37_79B1) ^ (b as u32).wrapping_mul(0x85EB_CA77) ^ salt.wrapping_mul(0xC2B2_AE3D);
     h ^= h >> 15;
     h = h.wrapping_mul(0x2C1B_3C6D);
     h ^ (h >> 13)
@@ -291,7 +307,11 @@ pub fn albedo(kind: ObjectKind, material: u8, uv: [f32; 2]) -> ([f32; 3], f32) {
             }
         }
         (ObjectKind::Box, 1) => {
-            if text_rows(u, v, [0.01, 0.02, 0.15, 0.12], 2) { ([0.1, 0.1, 0.12], 0.05) } else { ([0.92, 0.9, 0.85], 0.1) }
+            if text_rows(u, v, [0.01, 0.02, 0.15, 0.12], 2) {
+                ([0.1, 0.1, 0.12], 0.05)
+            } else {
+                ([0.92, 0.9, 0.85], 0.1)
+            }
         }
         (ObjectKind::Box, 2) => {
             let stripe = ((u + v) / 0.02).fract() < 0.3 && v > 0.08 && v < 0.13;

@@ -63,7 +63,8 @@ pub fn draw(
     shade: &dyn Fn(&Fragment) -> ([f32; 3], f32),
 ) {
     let (fx, fy, cx, cy) = (k.fx as f32, k.fy as f32, k.cx as f32, k.cy as f32);
-    let cam: Vec<Vector3<f32>> = mesh.positions.iter().map(|p| to_camera * nalgebra::Point3::from(*p)).map(|p| p.coords).collect();
+    let cam: Vec<Vector3<f32>> =
+        mesh.positions.iter().map(|p| to_camera * nalgebra::Point3::from(*p)).map(|p| p.coords).collect();
     let normals: Vec<Vector3<f32>> = mesh.normals.iter().map(|n| to_camera.rotation * n).collect();
     for (t, tri) in mesh.triangles.iter().enumerate() {
         let [a, b, c] = tri.map(|i| i as usize);
@@ -83,7 +84,8 @@ pub fn draw(
         for y in min_y..max_y {
             for x in min_x..max_x {
                 let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-                let edge = |i: usize, j: usize| (s[j][0] - s[i][0]) * (py - s[i][1]) - (s[j][1] - s[i][1]) * (px - s[i][0]);
+                let edge =
+                    |i: usize, j: usize| (s[j][0] - s[i][0]) * (py - s[i][1]) - (s[j][1] - s[i][1]) * (px - s[i][0]);
                 let w = [edge(1, 2) / area, edge(2, 0) / area, edge(0, 1) / area];
                 if w.iter().any(|v| *v < 0.0) {
                     continue;

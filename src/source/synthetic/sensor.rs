@@ -50,7 +50,11 @@ pub fn capture(fb: &Framebuffer, rng: &mut Pcg64) -> (image::RgbImage, DepthImag
             let luminance = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
             let at_edge = [(-1i32, 0i32), (1, 0), (0, -1), (0, 1)].iter().any(|(dx, dy)| {
                 let (nx, ny) = (x as i32 + dx, y as i32 + dy);
-                nx >= 0 && ny >= 0 && nx < w as i32 && ny < h as i32 && (fb.depth[(ny as u32 * w + nx as u32) as usize] - z).abs() > 0.02
+                nx >= 0
+                    && ny >= 0
+                    && nx < w as i32
+                    && ny < h as i32
+                    && (fb.depth[(ny as u32 * w + nx as u32) as usize] - z).abs() > 0.02
             });
             let lost = !z.is_finite()
                 || z > 3.0
