@@ -88,14 +88,14 @@ fn occluded(depth: &DepthImage, k: &Intrinsics, x: u32, y: u32, z: f32) -> bool 
     around.map(|(u, v)| depth.get_pixel(u, v)[0]).any(|observed| observed > 0.0 && observed < z - OCCLUDER_MARGIN_M)
 }
 
-/// Passes a source's frames on unchanged and keeps, for frames with a ground-truth pose, a small copy of their
-/// depth, so that a replay can score its reconstruction against what the sequence really saw: every frame's
-/// of a sequence up to [`MAX_VIEWS`] long, evenly spread ones of a longer one.
+/// Passes a source's frames on unchanged and keeps a small copy of the depth of frames with a ground-truth
+/// pose, so that a replay can score its reconstruction against what the sequence really saw: of every such
+/// frame in a sequence of up to [`MAX_VIEWS`] frames, of evenly spread ones in a longer one.
 pub struct DepthKeeper {
     inner: Box<dyn FrameSource>,
     kept: Arc<Mutex<HashMap<String, Arc<DepthImage>>>>,
-    /// Frames passed so far, and every how many one is kept.
-    passed: usize,
+    /// Frames with ground truth passed so far, and every how many of them one is kept.
+    annotated: usize,
     stride: usize,
 }
 
@@ -104,7 +104,7 @@ impl DepthKeeper {
     pub fn new(inner: Box<dyn FrameSource>) -> (Self, Arc<Mutex<HashMap<String, Arc<DepthImage>>>>) {
         let kept = Arc::new(Mutex::new(HashMap::new()));
         let stride = inner.len().map_or(1, |n| n.div_ceil(MAX_VIEWS).max(1));
-        (Self { inner, kept: kept.clone(), passed: 0, stride }, kept)
+        (Self { inner, kept: kept.clone(), annotated: 0, stride }, kept)
     }
 
     fn keep(&self, frame: &RgbdFrame) {
@@ -132,10 +132,12 @@ impl FrameSource for DepthKeeper {
 
     fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {
         let frame = self.inner.next_frame()?;
-        if let Some(f) = frame.as_ref().filter(|f| f.gt_pose.is_some() && self.passed % self.stride == 0) {
-            self.keep(f);
+        if let Some(f) = frame.as_ref().filter(|f| f.gt_pose.is_some()) {
+            if self.annotated % self.stride == 0 {
+                self.keep(f);
+            }
+            self.annotated += 1;
         }
-        self.passed += 1;
         Ok(frame)
     }
 
@@ -193,5 +195,28 @@ mod tests {
         );
         let holes = DepthImage::from_fn(80, 60, |_, _| image::Luma([0.0]));
         assert_eq!(visible_surface(&cube, &[view(front, Some(holes))], 6000, 1).len(), seen.len());
+    }
+
+    /// A 250-frame sequence keeps every third frame's depth, at half size, and passes every frame on.
+    #[test]
+    fn the_depth_keeper_keeps_at_most_max_views_frames_at_half_size() {
+        use crate::source::synthetic::{MotionKind, ObjectKind, SequenceSpec, SyntheticSource};
+        let spec = SequenceSpec {
+            object: ObjectKind::Mug,
+            motion: MotionKind::Robot,
+            frames: 250,
+            width: 32,
+            height: 24,
+            seed: 0,
+        };
+        let (mut source, kept) = DepthKeeper::new(Box::new(SyntheticSource::new(spec)));
+        let mut ids = Vec::new();
+        while let Some(frame) = source.next_frame().unwrap() {
+            ids.push(frame.id);
+        }
+        assert_eq!(ids.len(), 250);
+        let kept = kept.lock().unwrap();
+        assert_eq!(kept.len(), 84, "250 frames, every third kept");
+        assert!(ids.iter().step_by(3).all(|id| kept.get(id).is_some_and(|d| d.dimensions() == (16, 12))));
     }
 }
