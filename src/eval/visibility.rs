@@ -88,12 +88,15 @@ fn occluded(depth: &DepthImage, k: &Intrinsics, x: u32, y: u32, z: f32) -> bool 
     around.map(|(u, v)| depth.get_pixel(u, v)[0]).any(|observed| observed > 0.0 && observed < z - OCCLUDER_MARGIN_M)
 }
 
+/// Depth images kept by [`DepthKeeper`], by frame id; the keeper fills it, the scorer reads it.
+pub type KeptDepths = Arc<Mutex<HashMap<String, Arc<DepthImage>>>>;
+
 /// Passes a source's frames on unchanged and keeps a small copy of the depth of frames with a ground-truth
 /// pose, so that a replay can score its reconstruction against what the sequence really saw: of every such
 /// frame in a sequence of up to [`MAX_VIEWS`] frames, of evenly spread ones in a longer one.
 pub struct DepthKeeper {
     inner: Box<dyn FrameSource>,
-    kept: Arc<Mutex<HashMap<String, Arc<DepthImage>>>>,
+    kept: KeptDepths,
     /// Frames with ground truth passed so far, and every how many of them one is kept.
     annotated: usize,
     stride: usize,
@@ -101,7 +104,7 @@ pub struct DepthKeeper {
 
 impl DepthKeeper {
     /// Wraps `inner`; the returned map fills as frames pass.
-    pub fn new(inner: Box<dyn FrameSource>) -> (Self, Arc<Mutex<HashMap<String, Arc<DepthImage>>>>) {
+    pub fn new(inner: Box<dyn FrameSource>) -> (Self, KeptDepths) {
         let kept = Arc::new(Mutex::new(HashMap::new()));
         let stride = inner.len().map_or(1, |n| n.div_ceil(MAX_VIEWS).max(1));
         (Self { inner, kept: kept.clone(), annotated: 0, stride }, kept)
@@ -133,7 +136,7 @@ impl FrameSource for DepthKeeper {
     fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {
         let frame = self.inner.next_frame()?;
         if let Some(f) = frame.as_ref().filter(|f| f.gt_pose.is_some()) {
-            if self.annotated % self.stride == 0 {
+            if self.annotated.is_multiple_of(self.stride) {
                 self.keep(f);
             }
             self.annotated += 1;

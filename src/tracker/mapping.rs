@@ -206,7 +206,7 @@ impl Mapper {
         }
         self.keyframes.remove(&dropped);
 
-        if self.snapshot.step % self.cfg.pruning.interval_steps.max(1) as u64 == 0 || last {
+        if self.snapshot.step.is_multiple_of(self.cfg.pruning.interval_steps.max(1) as u64) || last {
             let added = densify(&mut self.model, &joint.mean_grad_norms, &self.cfg.pruning);
             self.snapshot.densified_total += added.cloned + added.split;
             for &source in &added.sources {
