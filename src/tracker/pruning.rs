@@ -36,8 +36,10 @@ pub fn percentile(values: &[f32], p: f32) -> f32 {
     v[rank.min(v.len() - 1)]
 }
 
-/// Removes the surfels at or below the `low_percentile` of opacity, round after round, until the
-/// `high_percentile` exceeds `high_opacity` (or `max_rounds`, or a round removes nothing).
+/// Removes the surfels at or below the `low_percentile` of opacity, then again round after round until the
+/// `high_percentile` exceeds `high_opacity` (or `max_rounds`, or a round removes nothing). The first round is
+/// unconditional: seeds start opaque, so a model's high percentile is past the threshold from the start, and
+/// pruning only while it is not never ran (no surfel pruned in any replay) while densification kept adding.
 pub fn prune_by_opacity(splats: &mut Splats, cfg: &PruneConfig) -> PruneEvent {
     let opacities = |s: &Splats| (0..s.len()).map(|i| s.opacity(i)).collect::<Vec<f32>>();
     let before = splats.len();
@@ -48,7 +50,7 @@ pub fn prune_by_opacity(splats: &mut Splats, cfg: &PruneConfig) -> PruneEvent {
     let mut removed_positions = Vec::new();
     while rounds < cfg.max_rounds {
         let o = opacities(splats);
-        if o.len() < 2 || percentile(&o, cfg.high_percentile) > cfg.high_opacity {
+        if o.len() < 2 || (rounds > 0 && percentile(&o, cfg.high_percentile) > cfg.high_opacity) {
             break;
         }
         let cut = percentile(&o, cfg.low_percentile);
@@ -124,14 +126,16 @@ mod tests {
 
     #[test]
     fn pruning_removes_the_lowest_percentile_until_the_high_percentile_is_confident() {
-        // 100 surfels: 80 confident (0.95), 20 faint (0.01 .. 0.2). p95 = 0.95 > 0.9: nothing to do.
+        // 100 surfels: 80 confident (0.95), 20 faint (0.01 .. 0.2). One round removes those at or below the 5th
+        // percentile (nearest rank: the sixth faintest, 0.06); then p95 = 0.95 > 0.9: done.
         let mut faint: Vec<f32> = (0..20).map(|i| 0.01 + 0.01 * i as f32).collect();
         let mut opacities = vec![0.95; 80];
         opacities.append(&mut faint);
         let cfg = PruneConfig::default();
         let mut s = model(&opacities, 0.002);
         let e = prune_by_opacity(&mut s, &cfg);
-        assert_eq!((e.rounds, e.removed, s.len()), (0, 0, 100));
+        assert_eq!((e.rounds, e.removed, s.len()), (1, 6, 94));
+        assert!(e.kept[..80].iter().all(|k| *k) && !e.kept[80..86].iter().any(|k| *k), "the six faintest went");
 
         // A model still unsure of itself (p95 = 0.6): rounds remove the lowest 5 % each, the faintest first,
         // until the cap on rounds.
