@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::eval::report::{SequenceScore, score_sequence};
-use crate::eval::visibility::{DepthKeeper, View};
+use crate::eval::visibility::{View, keep_depths};
 use crate::eval::{model_chamfer_cm, model_points, scored_centres};
 use crate::frame::{DepthImage, Intrinsics, Pose, format_pose};
 use crate::gpu::GpuContext;
@@ -100,7 +100,7 @@ struct Report {
 /// Runs `splatrack replay`.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let cfg = args.input.config()?;
-    let (source, depths) = DepthKeeper::new(args.input.open()?);
+    let (source, depths) = keep_depths(args.input.open()?);
     let ctx = Arc::new(GpuContext::new()?);
     let adapter = ctx.adapter_line();
     tracing::info!("GPU: {adapter}");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use nalgebra::Vector3;
 use serde::Serialize;
 
-use super::visibility::{DepthKeeper, View};
+use super::visibility::{View, keep_depths};
 use super::{AUC_MAX_M, add, add_s, align_first_frame, auc, pose_errors};
 use crate::frame::{Intrinsics, Pose};
 use crate::source::files::{list_files, stem};
@@ -45,7 +45,7 @@ pub fn load_gt(dir: &Path) -> Result<GtTrack, SourceError> {
     Ok(GtTrack { name, frames, mesh, intrinsics })
 }
 
-/// The annotated frames of the sequence in `dir` that [`DepthKeeper`] keeps, as views for the chamfer score's
+/// The annotated frames of the sequence in `dir` that [`keep_depths`] keeps, as views for the chamfer score's
 /// visibility (reads the whole sequence).
 pub fn seen_views(dir: &Path, gt: &GtTrack) -> Result<Vec<View>, SourceError> {
     let source: Box<dyn FrameSource> = if dir.join("meta").is_dir() {
@@ -53,7 +53,7 @@ pub fn seen_views(dir: &Path, gt: &GtTrack) -> Result<Vec<View>, SourceError> {
     } else {
         Box::new(ycbineoat::YcbineoatSource::open(dir)?)
     };
-    let (mut source, depths) = DepthKeeper::new(source);
+    let (mut source, depths) = keep_depths(source);
     while source.next_frame()?.is_some() {}
     let depths = depths.lock().unwrap_or_else(|e| e.into_inner());
     Ok(gt

@@ -11,7 +11,7 @@ use nalgebra::{Isometry3, Point3, Vector3};
 use crate::frame::{DepthImage, Intrinsics, Pose, RgbdFrame};
 use crate::source::synthetic::objects::Mesh;
 use crate::source::synthetic::raster::{Framebuffer, SurfaceId, draw};
-use crate::source::{FrameSource, SourceError};
+use crate::source::{EachFrame, FrameSource};
 
 /// A surface point counts as seen when it lies no further than this behind the object's own nearest surface
 /// at its pixel (metres): less than the thinnest wall (a mug's is 4 mm), more than the mesh's own depth steps
@@ -88,65 +88,33 @@ fn occluded(depth: &DepthImage, k: &Intrinsics, x: u32, y: u32, z: f32) -> bool 
     around.map(|(u, v)| depth.get_pixel(u, v)[0]).any(|observed| observed > 0.0 && observed < z - OCCLUDER_MARGIN_M)
 }
 
-/// Depth images kept by [`DepthKeeper`], by frame id; the keeper fills it, the scorer reads it.
+/// Depth images kept by [`keep_depths`], by frame id; the source fills it, the scorer reads it.
 pub type KeptDepths = Arc<Mutex<HashMap<String, Arc<DepthImage>>>>;
 
-/// Passes a source's frames on unchanged and keeps a small copy of the depth of frames with a ground-truth
-/// pose, so that a replay can score its reconstruction against what the sequence really saw: of every such
-/// frame in a sequence of up to [`MAX_VIEWS`] frames, of evenly spread ones in a longer one.
-pub struct DepthKeeper {
-    inner: Box<dyn FrameSource>,
-    kept: KeptDepths,
-    /// Frames with ground truth passed so far, and every how many of them one is kept.
-    annotated: usize,
-    stride: usize,
-}
-
-impl DepthKeeper {
-    /// Wraps `inner`; the returned map fills as frames pass.
-    pub fn new(inner: Box<dyn FrameSource>) -> (Self, KeptDepths) {
-        let kept = Arc::new(Mutex::new(HashMap::new()));
-        let stride = inner.len().map_or(1, |n| n.div_ceil(MAX_VIEWS).max(1));
-        (Self { inner, kept: kept.clone(), annotated: 0, stride }, kept)
-    }
-
-    fn keep(&self, frame: &RgbdFrame) {
-        let (w, h) = frame.depth_m.dimensions();
-        let (sw, sh) = (w.div_ceil(KEPT_DEPTH_FACTOR), h.div_ceil(KEPT_DEPTH_FACTOR));
-        let small = DepthImage::from_fn(sw, sh, |u, v| {
-            *frame.depth_m.get_pixel((u * w / sw).min(w - 1), (v * h / sh).min(h - 1))
-        });
-        self.kept.lock().unwrap_or_else(|e| e.into_inner()).insert(frame.id.clone(), Arc::new(small));
-    }
-}
-
-impl FrameSource for DepthKeeper {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn intrinsics(&self) -> Intrinsics {
-        self.inner.intrinsics()
-    }
-
-    fn len(&self) -> Option<usize> {
-        self.inner.len()
-    }
-
-    fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {
-        let frame = self.inner.next_frame()?;
-        if let Some(f) = frame.as_ref().filter(|f| f.gt_pose.is_some()) {
-            if self.annotated.is_multiple_of(self.stride) {
-                self.keep(f);
+/// `inner`'s frames, passed on unchanged, while a small copy of the depth of frames with a ground-truth pose is
+/// kept in the returned map, so that a replay can score its reconstruction against what the sequence really
+/// saw: of every such frame in a sequence of up to [`MAX_VIEWS`] frames, of evenly spread ones in a longer one.
+pub fn keep_depths(inner: Box<dyn FrameSource>) -> (impl FrameSource, KeptDepths) {
+    let kept = KeptDepths::default();
+    let stride = inner.len().map_or(1, |n| n.div_ceil(MAX_VIEWS).max(1));
+    let mut annotated = 0usize;
+    let map = kept.clone();
+    let source = EachFrame::new(inner, move |frame: &mut RgbdFrame| {
+        if frame.gt_pose.is_some() {
+            if annotated.is_multiple_of(stride) {
+                map.lock().unwrap_or_else(|e| e.into_inner()).insert(frame.id.clone(), Arc::new(small_depth(frame)));
             }
-            self.annotated += 1;
+            annotated += 1;
         }
-        Ok(frame)
-    }
+    });
+    (source, kept)
+}
 
-    fn is_live(&self) -> bool {
-        self.inner.is_live()
-    }
+/// `frame`'s depth at 1/[`KEPT_DEPTH_FACTOR`] of its size, nearest samples.
+fn small_depth(frame: &RgbdFrame) -> DepthImage {
+    let (w, h) = frame.depth_m.dimensions();
+    let (sw, sh) = (w.div_ceil(KEPT_DEPTH_FACTOR), h.div_ceil(KEPT_DEPTH_FACTOR));
+    DepthImage::from_fn(sw, sh, |u, v| *frame.depth_m.get_pixel((u * w / sw).min(w - 1), (v * h / sh).min(h - 1)))
 }
 
 #[cfg(test)]
@@ -202,7 +170,7 @@ mod tests {
 
     /// A 250-frame sequence keeps every third frame's depth, at half size, and passes every frame on.
     #[test]
-    fn the_depth_keeper_keeps_at_most_max_views_frames_at_half_size() {
+    fn kept_depths_are_at_most_max_views_frames_at_half_size() {
         use crate::source::synthetic::{MotionKind, ObjectKind, SequenceSpec, SyntheticSource};
         let spec = SequenceSpec {
             object: ObjectKind::Mug,
@@ -212,7 +180,7 @@ mod tests {
             height: 24,
             seed: 0,
         };
-        let (mut source, kept) = DepthKeeper::new(Box::new(SyntheticSource::new(spec)));
+        let (mut source, kept) = keep_depths(Box::new(SyntheticSource::new(spec)));
         let mut ids = Vec::new();
         while let Some(frame) = source.next_frame().unwrap() {
             ids.push(frame.id);

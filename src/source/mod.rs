@@ -11,7 +11,7 @@ pub mod ycbineoat;
 
 use std::path::{Path, PathBuf};
 
-use crate::frame::{Intrinsics, Mask, RgbdFrame};
+use crate::frame::{Intrinsics, RgbdFrame};
 
 /// A failure reading a frame source, naming the file (or sequence) and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -100,10 +100,14 @@ pub fn open_with(spec: &str, options: &OpenOptions) -> Result<Box<dyn FrameSourc
     };
     Ok(match &options.first_mask {
         None => source,
-        Some(path) => Box::new(WithFirstMask {
-            mask: Some(files::read_mask(path, Some((source.intrinsics().width, source.intrinsics().height)))?),
-            inner: source,
-        }),
+        Some(path) => {
+            let mut mask = Some(files::read_mask(path, Some((source.intrinsics().width, source.intrinsics().height)))?);
+            Box::new(EachFrame::new(source, move |f| {
+                if let Some(m) = mask.take() {
+                    f.object_mask = Some(m);
+                }
+            }))
+        }
     })
 }
 
@@ -125,13 +129,21 @@ fn open_recorded(spec: &str, _file: &Path) -> Result<Box<dyn FrameSource>, Sourc
     Err(SourceError::NeedsFeature(format!("--record with {spec}")))
 }
 
-/// A source whose first frame gets the object mask given on the command line.
-struct WithFirstMask {
+/// A source whose frames pass through `each` on their way out: for adapters that add to frames (a first-frame
+/// mask) or look at them (scoring keeps their depth) without writing another source.
+pub struct EachFrame<F: FnMut(&mut RgbdFrame) + Send> {
     inner: Box<dyn FrameSource>,
-    mask: Option<Mask>,
+    each: F,
 }
 
-impl FrameSource for WithFirstMask {
+impl<F: FnMut(&mut RgbdFrame) + Send> EachFrame<F> {
+    /// `inner`'s frames, each handed to `each` first.
+    pub fn new(inner: Box<dyn FrameSource>, each: F) -> Self {
+        Self { inner, each }
+    }
+}
+
+impl<F: FnMut(&mut RgbdFrame) + Send> FrameSource for EachFrame<F> {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -150,8 +162,8 @@ impl FrameSource for WithFirstMask {
 
     fn next_frame(&mut self) -> Result<Option<RgbdFrame>, SourceError> {
         let mut frame = self.inner.next_frame()?;
-        if let (Some(f), Some(mask)) = (frame.as_mut(), self.mask.take()) {
-            f.object_mask = Some(mask);
+        if let Some(f) = frame.as_mut() {
+            (self.each)(f);
         }
         Ok(frame)
     }
