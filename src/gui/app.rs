@@ -421,6 +421,7 @@ impl App {
         self.viewer = Some(Viewer::start(
             self.gpu.clone(),
             self.opts.config.raster,
+            self.opts.config.seed.max_depth_step_m,
             self.live_views.clone(),
             self.inspector.clone(),
         ));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use super::texture::{SplatTexture, ViewMode};
-use crate::config::{RasterConfig, SeedConfig};
+use crate::config::RasterConfig;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
 use crate::gpu::{GpuContext, GpuSplats, SplatRenderer};
 use crate::splats::Splats;
@@ -50,10 +50,13 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// Starts the worker drawing into `live` (colour, depth, residual) and `inspector`.
+    /// Starts the worker drawing into `live` (colour, depth, residual) and `inspector`; the residual view
+    /// halves the frame as fitting does, breaking depth at steps over `max_depth_step_m` (the session's
+    /// `SeedConfig`).
     pub fn start(
         gpu: Arc<GpuContext>,
         raster: RasterConfig,
+        max_depth_step_m: f32,
         live: Vec<(ViewMode, Arc<SplatTexture>)>,
         inspector: Arc<SplatTexture>,
     ) -> Self {
@@ -69,6 +72,7 @@ impl Viewer {
                     inspector_renderer: SplatRenderer::new(gpu, raster),
                     live_model: None,
                     inspector_model: None,
+                    max_depth_step_m,
                 };
                 while let Ok(first) = rx.recv() {
                     // Only the newest request of each kind matters.
@@ -125,6 +129,7 @@ struct Worker {
     inspector_renderer: SplatRenderer,
     live_model: Option<(usize, GpuSplats)>,
     inspector_model: Option<(usize, GpuSplats)>,
+    max_depth_step_m: f32,
 }
 
 /// The model on the GPU, uploaded again only when the `Arc` changes.
@@ -146,7 +151,7 @@ impl Worker {
             return Ok(());
         }
         // The residual view compares against the frame as fitting sees it.
-        let small = downsample(&r.frame, 2, SeedConfig::default().max_depth_step_m);
+        let small = downsample(&r.frame, 2, self.max_depth_step_m);
         let k = small.intrinsics;
         let splats = uploaded(&mut self.live_model, &self.live_renderer, &r.model)?;
         let z = r.pose.translation.vector.z as f32;
