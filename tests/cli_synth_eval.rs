@@ -73,7 +73,8 @@ fn ground_truth_scores_100_and_a_perturbed_copy_scores_as_computed_by_hand() {
     let chamfer_of = |points: &[nalgebra::Vector3<f64>]| -> f64 {
         let mut splats = splatrack::splats::Splats::default();
         for p in points {
-            splats.push(p.cast::<f32>().into(), [1.0, 0.0, 0.0, 0.0], [0.002, 0.002], 0.9, [0.5; 3]);
+            // Discs smaller than the surface sampling grid: each surfel scores as its centre alone.
+            splats.push(p.cast::<f32>().into(), [1.0, 0.0, 0.0, 0.0], [0.0005, 0.0005], 0.9, [0.5; 3]);
         }
         splatrack::splats::ply::write_ply(&recon, &splats).unwrap();
         let args = ["eval", "--pred", exact.parent().unwrap().to_str().unwrap(), "--gt", seq.to_str().unwrap()];

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 use crate::eval::report::{SequenceScore, format_table, load_gt, load_predictions, score_sequence, seen_views};
-use crate::eval::{model_chamfer_cm, model_points, scored_centres};
+use crate::eval::{model_chamfer_cm, model_points, scored_surface};
 use crate::frame::Pose;
 use crate::source::synthetic::objects::read_obj;
 use crate::splats::ply::read_ply;
@@ -52,9 +52,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         let gt_poses: Vec<Pose> = annotated.iter().map(|(_, p)| *p).collect();
         let mut score = score_sequence(&gt.name, &model_points(&mesh), &ids, &pred, &gt_poses);
         if let Some(recon_path) = args.recon.get(k) {
-            let centres = scored_centres(&read_ply(recon_path)?);
+            let surface = scored_surface(&read_ply(recon_path)?);
             let views = seen_views(gt_dir, &gt)?;
-            score.chamfer_cm = Some(model_chamfer_cm(&centres, &pred[0], &gt_poses[0], &mesh, &views));
+            score.chamfer_cm = Some(model_chamfer_cm(&surface, &pred[0], &gt_poses[0], &mesh, &views));
         }
         scores.push(score);
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::eval::report::{SequenceScore, score_sequence};
 use crate::eval::visibility::{View, keep_depths};
-use crate::eval::{model_chamfer_cm, model_points, scored_centres};
+use crate::eval::{model_chamfer_cm, model_points, scored_surface};
 use crate::frame::{DepthImage, Intrinsics, Pose, format_pose};
 use crate::gpu::GpuContext;
 use crate::source::synthetic::SequenceSpec;
@@ -263,15 +263,15 @@ fn score(rec: &Recorded, mesh: &Mesh) -> Option<SequenceScore> {
     let gt: Vec<Pose> = annotated.iter().map(|(_, g)| *g).collect();
     let mut s = score_sequence(&rec.name, &model_points(mesh), &ids, &pred, &gt);
     let model = &rec.output.map.model;
-    let centres = scored_centres(model);
-    if !centres.is_empty() {
+    let surface = scored_surface(model);
+    if !surface.is_empty() {
         let views: Vec<View> = annotated
             .iter()
             .filter_map(|(r, g)| {
                 rec.depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })
             })
             .collect();
-        s.chamfer_cm = Some(model_chamfer_cm(&centres, &pred[0], &gt[0], mesh, &views));
+        s.chamfer_cm = Some(model_chamfer_cm(&surface, &pred[0], &gt[0], mesh, &views));
     }
     Some(s)
 }
