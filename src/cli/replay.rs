@@ -106,10 +106,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     tracing::info!("GPU: {adapter}");
     let session =
         Session::start(Box::new(source), cfg, ctx, SessionOptions { max_frames: args.frames, ..Default::default() });
-    let mut summary = record(session, &args.out, !args.quiet, &args.input.source)?;
-    summary.depths = std::mem::take(&mut *depths.lock().unwrap_or_else(|e| e.into_inner()));
+    let summary = record(session, &args.out, !args.quiet, &args.input.source)?;
+    // The session has ended, and with it the source thread filling the map.
+    let depths = std::mem::take(&mut *depths.lock().unwrap_or_else(|e| e.into_inner()));
     let mesh = object_mesh(&args.input.source, args.mesh.as_deref())?;
-    write_outputs(&args.out, summary, mesh.as_ref(), adapter)
+    write_outputs(&args.out, summary, mesh.as_ref().map(|m| (m, &depths)), adapter)
 }
 
 /// What a session left, with the per-frame results and events gathered while it ran.
@@ -118,8 +119,6 @@ pub struct Recorded {
     /// The source's camera.
     pub intrinsics: Intrinsics,
     pub results: Vec<FrameResult>,
-    /// Small copies of the depth of frames with ground truth, by frame id: what hid the object (chamfer).
-    pub depths: HashMap<String, Arc<DepthImage>>,
     pub events: Vec<TrackerEvent>,
     pub output: SessionOutput,
 }
@@ -167,7 +166,7 @@ pub fn record(session: Session, out: &Path, progress: bool, label: &str) -> anyh
     // The final mapping step reports after the last frame's result.
     events.extend(late_events.try_iter());
     bar.finish_and_clear();
-    Ok(Recorded { name, intrinsics, results, depths: HashMap::new(), events, output })
+    Ok(Recorded { name, intrinsics, results, events, output })
 }
 
 /// The object mesh for scoring: `--mesh`, the generator's object, or `mesh.obj` in the dataset folder.
@@ -186,8 +185,14 @@ fn object_mesh(source: &str, mesh: Option<&Path>) -> anyhow::Result<Option<Mesh>
     })
 }
 
-/// Writes model.ply, keyframes.json and report.json.
-pub fn write_outputs(out: &Path, rec: Recorded, mesh: Option<&Mesh>, adapter: String) -> anyhow::Result<()> {
+/// Writes model.ply, keyframes.json and report.json, with scores where `scoring` gives the object's mesh and
+/// small copies of the depth of frames with ground truth, by frame id (what hid the object, for chamfer).
+pub fn write_outputs(
+    out: &Path,
+    rec: Recorded,
+    scoring: Option<(&Mesh, &HashMap<String, Arc<DepthImage>>)>,
+    adapter: String,
+) -> anyhow::Result<()> {
     let map = &rec.output.map;
     write_ply(&out.join("model.ply"), &map.model)?;
     let dropped: Vec<&TrackerEvent> =
@@ -195,7 +200,7 @@ pub fn write_outputs(out: &Path, rec: Recorded, mesh: Option<&Mesh>, adapter: St
     let keyframes = serde_json::json!({ "keyframes": map.keyframes, "dropped": dropped });
     write_json(&out.join("keyframes.json"), &keyframes)?;
 
-    let score = mesh.and_then(|mesh| score(&rec, mesh));
+    let score = scoring.and_then(|(mesh, depths)| score(&rec, mesh, depths));
     let times: Vec<StageTimes> = rec.results.iter().skip(1).map(|r| r.times).collect();
     let steps: Vec<f64> = rec
         .events
@@ -253,7 +258,7 @@ pub fn write_outputs(out: &Path, rec: Recorded, mesh: Option<&Mesh>, adapter: St
 }
 
 /// ADD / ADD-S on the frames with ground truth, and the chamfer distance of the model.
-fn score(rec: &Recorded, mesh: &Mesh) -> Option<SequenceScore> {
+fn score(rec: &Recorded, mesh: &Mesh, depths: &HashMap<String, Arc<DepthImage>>) -> Option<SequenceScore> {
     let annotated: Vec<(&FrameResult, Pose)> = rec.results.iter().filter_map(|r| r.gt_pose.map(|g| (r, g))).collect();
     if annotated.is_empty() {
         return None;
@@ -268,7 +273,7 @@ fn score(rec: &Recorded, mesh: &Mesh) -> Option<SequenceScore> {
         let views: Vec<View> = annotated
             .iter()
             .filter_map(|(r, g)| {
-                rec.depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })
+                depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })
             })
             .collect();
         s.chamfer_cm = Some(model_chamfer_cm(&surface, &pred[0], &gt[0], mesh, &views));
