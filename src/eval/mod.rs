@@ -139,10 +139,12 @@ pub const MIN_SCORED_OPACITY: f32 = 0.5;
 
 /// The centres of a model's surfels that chamfer scores (see [`MIN_SCORED_OPACITY`]).
 pub fn scored_centres(model: &Splats) -> Vec<Vector3<f64>> {
-    (0..model.len())
-        .filter(|&i| model.opacity(i) >= MIN_SCORED_OPACITY)
-        .map(|i| Vector3::from(model.means[i]).cast())
-        .collect()
+    scored(model).map(|i| Vector3::from(model.means[i]).cast()).collect()
+}
+
+/// Indices of the surfels chamfer scores (see [`MIN_SCORED_OPACITY`]).
+fn scored(model: &Splats) -> impl Iterator<Item = usize> + '_ {
+    (0..model.len()).filter(|&i| model.opacity(i) >= MIN_SCORED_OPACITY)
 }
 
 /// Spacing (metres) of the grid sampled on each scored surfel's disc: well under chamfer's voxel, so that
@@ -156,11 +158,8 @@ pub const SURFACE_SAMPLE_M: f64 = 0.0015;
 /// seeded at 3–5 mm spacing, a mean 2–4 mm from a surface point to the nearest centre).
 pub fn scored_surface(model: &Splats) -> Vec<Vector3<f64>> {
     let mut points = Vec::new();
-    for i in 0..model.len() {
+    for i in scored(model) {
         let opacity = model.opacity(i);
-        if opacity < MIN_SCORED_OPACITY {
-            continue;
-        }
         let centre = Vector3::from(model.means[i]).cast::<f64>();
         let rotation = model.rotation(i).cast::<f64>();
         let reach = (2.0 * (2.0 * opacity as f64).ln()).max(0.0).sqrt();
