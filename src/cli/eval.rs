@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 use crate::eval::report::{SequenceScore, format_table, load_gt, load_predictions, score_sequence, seen_views};
-use crate::eval::{model_chamfer_cm, model_points, scored_surface};
+use crate::eval::{model_chamfer, model_points, scored_surface};
 use crate::frame::Pose;
 use crate::source::synthetic::objects::read_obj;
 use crate::splats::ply::read_ply;
@@ -54,7 +54,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         if let Some(recon_path) = args.recon.get(k) {
             let surface = scored_surface(&read_ply(recon_path)?);
             let views = seen_views(gt_dir, &gt)?;
-            score.chamfer_cm = Some(model_chamfer_cm(&surface, &pred[0], &gt_poses[0], &mesh, &views));
+            score.set_chamfer(model_chamfer(&surface, &pred[0], &gt_poses[0], &mesh, &views));
         }
         scores.push(score);
     }

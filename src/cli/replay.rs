@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::eval::report::{SequenceScore, score_sequence};
 use crate::eval::visibility::{View, keep_depths};
-use crate::eval::{model_chamfer_cm, model_points, scored_surface};
+use crate::eval::{model_chamfer, model_points, scored_surface};
 use crate::frame::{DepthImage, Intrinsics, Pose, format_pose};
 use crate::gpu::GpuContext;
 use crate::source::synthetic::SequenceSpec;
@@ -276,7 +276,7 @@ fn score(rec: &Recorded, mesh: &Mesh, depths: &HashMap<String, Arc<DepthImage>>)
                 depths.get(&r.id).map(|d| View { intrinsics: rec.intrinsics, pose: *g, depth: Some(d.clone()) })
             })
             .collect();
-        s.chamfer_cm = Some(model_chamfer_cm(&surface, &pred[0], &gt[0], mesh, &views));
+        s.set_chamfer(model_chamfer(&surface, &pred[0], &gt[0], mesh, &views));
     }
     Some(s)
 }

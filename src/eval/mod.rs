@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::{Point3, Vector3};
+use serde::Serialize;
 
 use crate::frame::Pose;
 use crate::source::synthetic::objects::Mesh;
@@ -114,15 +115,36 @@ pub fn voxel_downsample(points: &[Vector3<f64>], voxel_m: f64) -> Vec<Vector3<f6
     out.into_iter().map(|(_, p)| p).collect()
 }
 
+/// Chamfer distance's two directions (cm), kept apart because they fail for different reasons: a model
+/// off the surface (a drifted track seeding a second skin) raises accuracy, a face it never grew raises
+/// completeness.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Chamfer {
+    /// Mean distance from the reconstruction to the ground truth.
+    pub accuracy_cm: f64,
+    /// Mean distance from the ground truth to the reconstruction.
+    pub completeness_cm: f64,
+}
+
+impl Chamfer {
+    /// The chamfer distance the protocol reports: the mean of the two directions.
+    pub fn cm(&self) -> f64 {
+        0.5 * (self.accuracy_cm + self.completeness_cm)
+    }
+}
+
 /// Chamfer distance in centimetres: both clouds voxel-downsampled at 5 mm, then
 /// 0.5 · (mean NN distance gt→recon + mean NN distance recon→gt) · 100.
-pub fn chamfer_cm(reconstruction: &[Vector3<f64>], ground_truth: &[Vector3<f64>]) -> f64 {
+pub fn chamfer(reconstruction: &[Vector3<f64>], ground_truth: &[Vector3<f64>]) -> Chamfer {
     let recon = voxel_downsample(reconstruction, CHAMFER_VOXEL_M);
     let gt = voxel_downsample(ground_truth, CHAMFER_VOXEL_M);
     if recon.is_empty() || gt.is_empty() {
-        return f64::INFINITY;
+        return Chamfer { accuracy_cm: f64::INFINITY, completeness_cm: f64::INFINITY };
     }
-    0.5 * (PointIndex::new(&recon).mean_distance(&gt) + PointIndex::new(&gt).mean_distance(&recon)) * 100.0
+    Chamfer {
+        accuracy_cm: PointIndex::new(&gt).mean_distance(&recon) * 100.0,
+        completeness_cm: PointIndex::new(&recon).mean_distance(&gt) * 100.0,
+    }
 }
 
 /// Points sampled on the mesh surface for ADD / ADD-S (deterministic).
@@ -177,19 +199,19 @@ pub fn scored_surface(model: &Splats) -> Vec<Vector3<f64>> {
     points
 }
 
-/// Chamfer distance (cm) of points on a reconstruction (tracker's object frame, first predicted pose
-/// `pred0`) against the part of `mesh` (ground truth's object frame, first pose `gt0`) that `views` saw.
-pub fn model_chamfer_cm(
+/// Chamfer distance of points on a reconstruction (tracker's object frame, first predicted pose `pred0`)
+/// against the part of `mesh` (ground truth's object frame, first pose `gt0`) that `views` saw.
+pub fn model_chamfer(
     surface: &[Vector3<f64>],
     pred0: &Pose,
     gt0: &Pose,
     mesh: &Mesh,
     views: &[visibility::View],
-) -> f64 {
+) -> Chamfer {
     let in_gt_frame = reconstruction_to_gt_frame(surface, pred0, gt0);
     // Dense enough that 5 mm voxels are all filled: about one sample per 2 mm × 2 mm.
     let samples = ((mesh.area() as f64 / 4e-6) as usize).max(MODEL_POINTS);
-    chamfer_cm(&in_gt_frame, &visibility::visible_surface(mesh, views, samples, 1))
+    chamfer(&in_gt_frame, &visibility::visible_surface(mesh, views, samples, 1))
 }
 
 /// Moves a reconstruction from the tracker's object frame into the ground truth's: by pred_0, then gt_0⁻¹.
@@ -293,9 +315,13 @@ mod tests {
     #[test]
     fn chamfer_of_a_surface_against_itself_and_an_offset_copy() {
         let plane = plane();
-        assert!(chamfer_cm(&plane, &plane) < 1e-9);
+        assert!(chamfer(&plane, &plane).cm() < 1e-9);
         let lifted: Vec<Vector3<f64>> = plane.iter().map(|p| p + Vector3::new(0.0, 0.0, 0.01)).collect();
-        assert!((chamfer_cm(&lifted, &plane) - 1.0).abs() < 1e-6);
+        assert!((chamfer(&lifted, &plane).cm() - 1.0).abs() < 1e-6);
+        // Half the plane, in place: every reconstructed point is on the surface, half the surface is missing.
+        let half: Vec<Vector3<f64>> = plane.iter().filter(|p| p.x < 0.1).copied().collect();
+        let c = chamfer(&half, &plane);
+        assert!(c.accuracy_cm < 1e-9 && c.completeness_cm > 0.5, "{c:?}");
     }
 
     /// A plane z = 0, 20 cm × 20 cm, sampled every millimetre.
@@ -348,8 +374,8 @@ mod tests {
         // Surfels 8 mm apart whose discs (scale 6 mm) overlap: the surface is whole, the centres are not.
         let grid = surfel_grid(0.008, 0.006, 0.9);
         let centres = scored_centres(&grid);
-        let by_centres = chamfer_cm(&centres, &plane());
-        let by_surface = chamfer_cm(&scored_surface(&grid), &plane());
+        let by_centres = chamfer(&centres, &plane()).cm();
+        let by_surface = chamfer(&scored_surface(&grid), &plane()).cm();
         assert!(by_surface < 0.1, "the discs cover the plane: {by_surface} cm");
         assert!(by_centres > 1.5 * by_surface, "centres alone: {by_centres} cm, discs {by_surface} cm");
     }

@@ -7,7 +7,7 @@ use nalgebra::Vector3;
 use serde::Serialize;
 
 use super::visibility::{View, keep_depths};
-use super::{AUC_MAX_M, add, add_s, align_first_frame, auc, pose_errors};
+use super::{AUC_MAX_M, Chamfer, add, add_s, align_first_frame, auc, pose_errors};
 use crate::frame::{Intrinsics, Pose};
 use crate::source::files::{list_files, stem};
 use crate::source::{FrameSource, SourceError, ho3d, ycbineoat};
@@ -110,6 +110,9 @@ pub struct SequenceScore {
     pub translation_error_mm: Percentiles,
     /// Chamfer distance of the reconstruction to the ground-truth surface (cm), where one was given.
     pub chamfer_cm: Option<f64>,
+    /// Its two directions (see [`Chamfer`]).
+    pub chamfer_accuracy_cm: Option<f64>,
+    pub chamfer_completeness_cm: Option<f64>,
     /// Per annotated frame, in order: (frame id, rotation error °, translation error mm) after alignment.
     pub per_frame: Vec<(String, f64, f64)>,
 }
@@ -142,19 +145,39 @@ pub fn score_sequence(
         rotation_error_deg: Percentiles::of(&rot),
         translation_error_mm: Percentiles::of(&trans),
         chamfer_cm: None,
+        chamfer_accuracy_cm: None,
+        chamfer_completeness_cm: None,
         per_frame: ids.iter().zip(rot.iter().zip(&trans)).map(|(id, (r, t))| (id.to_string(), *r, *t)).collect(),
+    }
+}
+
+impl SequenceScore {
+    /// Records the reconstruction's chamfer score.
+    pub fn set_chamfer(&mut self, chamfer: Chamfer) {
+        self.chamfer_cm = Some(chamfer.cm());
+        self.chamfer_accuracy_cm = Some(chamfer.accuracy_cm);
+        self.chamfer_completeness_cm = Some(chamfer.completeness_cm);
     }
 }
 
 /// The printed table: one row per sequence and the mean over sequences.
 pub fn format_table(scores: &[SequenceScore]) -> String {
     let mut out = format!(
-        "{:<28} {:>6} {:>8} {:>8} {:>9} {:>9} {:>17} {:>17} {:>8}\n",
-        "sequence", "frames", "ADD-S", "ADD", "ADD-S mm", "ADD mm", "rot° med/p90/max", "trans mm med/p90/max", "CD cm"
+        "{:<28} {:>6} {:>8} {:>8} {:>9} {:>9} {:>17} {:>17} {:>8} {:>13}\n",
+        "sequence",
+        "frames",
+        "ADD-S",
+        "ADD",
+        "ADD-S mm",
+        "ADD mm",
+        "rot° med/p90/max",
+        "trans mm med/p90/max",
+        "CD cm",
+        "acc/comp cm"
     );
     for s in scores {
         out += &format!(
-            "{:<28} {:>6} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>5.2}/{:>5.2}/{:>5.1} {:>5.1}/{:>5.1}/{:>5.1} {:>8}\n",
+            "{:<28} {:>6} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>5.2}/{:>5.2}/{:>5.1} {:>5.1}/{:>5.1}/{:>5.1} {:>8} {:>13}\n",
             s.sequence,
             s.frames,
             s.adds_auc,
@@ -167,7 +190,10 @@ pub fn format_table(scores: &[SequenceScore]) -> String {
             s.translation_error_mm.median,
             s.translation_error_mm.p90,
             s.translation_error_mm.max,
-            s.chamfer_cm.map_or("-".to_string(), |c| format!("{c:.3}"))
+            s.chamfer_cm.map_or("-".to_string(), |c| format!("{c:.3}")),
+            s.chamfer_accuracy_cm
+                .zip(s.chamfer_completeness_cm)
+                .map_or("-".to_string(), |(a, c)| format!("{a:.3}/{c:.3}"))
         );
     }
     if scores.len() > 1 {
