@@ -106,7 +106,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                     obs.frame,
                     obs.silhouette,
                     cfg.silhouette_weight as f64,
-                    max_distance,
+                    cfg.silhouette_occluder_m as f64,
                 );
             }
             if cfg.anchor_weight > 0.0 {
