@@ -8,6 +8,7 @@ use std::sync::Arc;
 use nalgebra::Vector3;
 use splatrack::config::Config;
 use splatrack::eval::{PointIndex, pose_errors};
+use splatrack::frame::{DepthImage, Intrinsics, Mask, Pose, RgbdFrame};
 use splatrack::gpu::fit::Fitter;
 use splatrack::source::synthetic::{MotionKind, ObjectKind, Scene, SequenceSpec};
 use splatrack::tracker::geometry::{downsample, mask_area};
@@ -16,16 +17,9 @@ use splatrack::tracker::mapping::{MapSnapshot, Mapper};
 use splatrack::tracker::slot::Latest;
 use splatrack::tracker::tracking::KeyframeCandidate;
 
-/// Offers frames `frames` of `scene` as keyframe candidates at their true poses, one at a time, each taken in
-/// and optimised before the next (as lockstep replay does), and returns the final map.
+/// Offers frames `frames` of `scene` as keyframe candidates at their true poses (see [`map_candidates`]).
 fn map_at_true_poses(cfg: Config, scene: &Scene, frames: &[usize]) -> MapSnapshot {
-    let fitter = Fitter::new(common::gpu(), cfg.raster, cfg.loss, cfg.optim);
-    let (events, _events_rx) = crossbeam_channel::unbounded();
-    let (candidates, candidates_rx) = crossbeam_channel::unbounded::<KeyframeCandidate>();
-    let latest = Arc::new(Latest::default());
-    let published = latest.clone();
-    let worker = std::thread::spawn(move || Mapper::new(cfg, fitter, events).run(candidates_rx, published));
-    for (seq, &index) in frames.iter().enumerate() {
+    let candidates = frames.iter().enumerate().map(|(seq, &index)| {
         let frame = scene.render(index);
         let mask = frame.object_mask.as_ref().expect("synthetic frames have masks");
         let info = KeyframeInfo {
@@ -36,14 +30,29 @@ fn map_at_true_poses(cfg: Config, scene: &Scene, frames: &[usize]) -> MapSnapsho
             mask_area: mask_area(mask),
             pose: scene.object_pose(index),
         };
-        let view = downsample(&frame, cfg.mapping.downsample, cfg.seed.max_depth_step_m);
-        candidates.send(KeyframeCandidate { info, view }).unwrap();
+        KeyframeCandidate { info, view: downsample(&frame, cfg.mapping.downsample, cfg.seed.max_depth_step_m) }
+    });
+    map_candidates(cfg, candidates)
+}
+
+/// Offers `candidates` to a mapping worker one at a time, each taken in and optimised before the next (as
+/// lockstep replay does), and returns the final map.
+fn map_candidates(cfg: Config, candidates: impl Iterator<Item = KeyframeCandidate>) -> MapSnapshot {
+    let fitter = Fitter::new(common::gpu(), cfg.raster, cfg.loss, cfg.optim);
+    let (events, _events_rx) = crossbeam_channel::unbounded();
+    let (sender, receiver) = crossbeam_channel::unbounded::<KeyframeCandidate>();
+    let latest = Arc::new(Latest::default());
+    let published = latest.clone();
+    let worker = std::thread::spawn(move || Mapper::new(cfg, fitter, events).run(receiver, published));
+    for candidate in candidates {
+        let seq = candidate.info.seq;
+        sender.send(candidate).unwrap();
         assert!(
-            latest.wait_for(std::time::Duration::from_secs(600), |s| s.settled && s.incorporated_seq >= seq as u64),
+            latest.wait_for(std::time::Duration::from_secs(600), |s| s.settled && s.incorporated_seq >= seq),
             "mapping never took keyframe {seq} in"
         );
     }
-    drop(candidates);
+    drop(sender);
     worker.join().unwrap().unwrap()
 }
 
@@ -93,4 +102,48 @@ fn mapping_at_true_poses_keeps_the_surface_and_the_poses() {
     assert!(map.keyframes.len() >= 3, "{} keyframes", map.keyframes.len());
     assert!(mapped_mm < 1.6, "surfels {seeded_mm:.2} mm off the surface as seeded, {mapped_mm:.2} mm after mapping");
     assert!(rot < 0.6 && trans < 3.5, "keyframe poses moved off the truth by up to {rot:.2}° and {trans:.2} mm");
+}
+
+/// Surfels are seen from both sides, so the back of an object, seeded first, covers its front in alpha. Seeding
+/// must look at depth too: a plane seen 5 cm in front of the model's plane is seeded, one 5 mm in front is not.
+#[test]
+fn seeding_grows_a_surface_in_front_of_one_the_model_already_has() {
+    let plane_at = |seq: u64, depth_m: f32| {
+        let intrinsics = Intrinsics { width: 64, height: 48, fx: 60.0, fy: 60.0, cx: 32.0, cy: 24.0 };
+        let view = RgbdFrame {
+            id: format!("{seq}"),
+            timestamp_s: seq as f64,
+            intrinsics,
+            rgb: image::RgbImage::from_pixel(64, 48, image::Rgb([120, 120, 120])),
+            depth_m: DepthImage::from_pixel(64, 48, image::Luma([depth_m])),
+            object_mask: Some(Mask::from_pixel(64, 48, image::Luma([255]))),
+            occluder_mask: None,
+            gt_pose: None,
+        };
+        let info = KeyframeInfo {
+            seq,
+            frame_index: seq as usize,
+            frame_id: view.id.clone(),
+            bin: 0,
+            mask_area: 64 * 48,
+            pose: Pose::identity(),
+        };
+        KeyframeCandidate { info, view }
+    };
+    let mut cfg = Config::default();
+    (cfg.mapping.joint_iterations, cfg.mapping.pose_iterations) = (0, 0);
+    let seeded = |cfg: Config, front_m: f32| {
+        let back = map_candidates(cfg, [plane_at(0, 0.55)].into_iter()).seeded_total;
+        let both = map_candidates(cfg, [plane_at(0, 0.55), plane_at(1, 0.55 - front_m)].into_iter()).seeded_total;
+        (back, both - back)
+    };
+    let (back, front) = seeded(cfg, 0.05);
+    assert!(back > 64 * 48 / 2, "the back plane seeded only {back} surfels");
+    assert!(front as f64 > 0.9 * back as f64, "the plane 5 cm in front seeded {front} surfels, the back one {back}");
+    let (_, near) = seeded(cfg, 0.005);
+    assert!(near < back / 20, "a plane 5 mm from the model's seeded {near} surfels (the model's: {back})");
+    let mut alpha_only = cfg;
+    alpha_only.mapping.seed_depth_margin_m = f32::INFINITY;
+    let (_, hidden) = seeded(alpha_only, 0.05);
+    assert!(hidden < back / 20, "by alpha alone the front plane seeded {hidden} surfels: the test misses the case");
 }

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::frame::RgbdFrame;
 use crate::gpu::fit::{FitError, Fitter, FreeGroups};
 use crate::reference::loss::LossTerms;
-use crate::rendered::CH_ALPHA;
+use crate::rendered::{CH_ALPHA, CH_DEPTH_MEDIAN};
 use crate::splats::Splats;
 use crate::splats::seed::seed_from_frame;
 
@@ -156,18 +156,22 @@ impl Mapper {
         Ok(accepted)
     }
 
-    /// Seeds surfels from `view` where the model renders with low alpha.
+    /// Seeds surfels from `view` where the model renders with low alpha, or with its surface at another depth
+    /// than the observed one.
     fn seed(&mut self, view: &RgbdFrame, info: &KeyframeInfo) -> Result<usize, FitError> {
         let k = view.intrinsics;
-        let alpha = if self.model.is_empty() {
-            vec![0.0; k.pixel_count()]
+        let (alpha, depth) = if self.model.is_empty() {
+            (vec![0.0; k.pixel_count()], vec![0.0; k.pixel_count()])
         } else {
             let gpu = self.fitter.renderer().upload(&self.model)?;
             let rendered = self.fitter.renderer().render_view(&gpu, &k, &info.pose)?;
-            rendered.plane(CH_ALPHA).to_vec()
+            (rendered.plane(CH_ALPHA).to_vec(), rendered.plane(CH_DEPTH_MEDIAN).to_vec())
         };
-        let below = self.cfg.mapping.seed_alpha_below;
-        let covered = |x: u32, y: u32| alpha[(y * k.width + x) as usize] >= below;
+        let (below, margin) = (self.cfg.mapping.seed_alpha_below, self.cfg.mapping.seed_depth_margin_m);
+        let covered = |x: u32, y: u32| {
+            let i = (y * k.width + x) as usize;
+            alpha[i] >= below && (view.depth_m.get_pixel(x, y)[0] - depth[i]).abs() <= margin
+        };
         let seeds = seed_from_frame(view, &info.pose, &self.cfg.seed, Some(&covered));
         self.model.extend(&seeds);
         self.origin.extend(std::iter::repeat_n(info.seq, seeds.len()));
