@@ -87,7 +87,7 @@ fn mapping_at_true_poses_keeps_the_surface_and_the_poses() {
         height: 240,
         seed: 1,
     });
-    // Fitting views at 160×120, the size the tracker maps 640×480 frames at.
+    // Fitting views at 160×120: 320×240 frames halved, as the tracker halves 640×480 ones (a quarter of the pixels).
     let mut cfg = Config::default();
     cfg.mapping.downsample = 2;
     let frames: Vec<usize> = (0..8).map(|i| i * 12).collect();
