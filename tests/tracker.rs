@@ -14,6 +14,24 @@ fn scene(object: ObjectKind, motion: MotionKind, frames: usize) -> Scene {
     Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed: 1 })
 }
 
+/// A 320×240 scene of `object` moving by `motion` (generator seed `seed`), and a model seeded from its first
+/// frame at the true pose, halved as tracking halves frames for seeding.
+fn scene_with_first_model(
+    object: ObjectKind,
+    motion: MotionKind,
+    frames: usize,
+    seed: u64,
+    cfg: &Config,
+) -> (Scene, splatrack::splats::Splats) {
+    use splatrack::splats::seed::seed_from_frame;
+    use splatrack::tracker::geometry::downsample;
+    let scene = Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed });
+    let first = scene.render(0);
+    let pose = first.gt_pose.unwrap();
+    let model = seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &pose, &cfg.seed, None);
+    (scene, model)
+}
+
 /// Rotation (°) and translation (mm) error of `pred` after first-frame alignment.
 fn error(pred: &Pose, pred0: &Pose, gt: &Pose, gt0: &Pose) -> (f64, f64) {
     pose_errors(&(pred * pred0.inverse() * gt0), gt)
@@ -294,8 +312,7 @@ fn a_lockstep_replay_gives_the_same_poses_every_run() {
 
 #[test]
 fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
-    use splatrack::splats::seed::seed_from_frame;
-    use splatrack::tracker::geometry::{downsample, observed_cloud};
+    use splatrack::tracker::geometry::observed_cloud;
     use splatrack::tracker::icp::{Observation, align};
     use splatrack::tracker::model_index::ModelIndex;
     use splatrack::tracker::photometric::IntensityPyramid;
@@ -305,17 +322,7 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
     // would at 30 fps. Depth barely sees the bottle turn about its axis: the print and the damped steps must.
     let cfg = Config::default();
     let t = &cfg.tracking;
-    let scene = Scene::new(SequenceSpec {
-        object: ObjectKind::Bottle,
-        motion: MotionKind::Inhand,
-        frames: 20,
-        width: 320,
-        height: 240,
-        seed: 0,
-    });
-    let first = scene.render(0);
-    let model =
-        seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &first.gt_pose.unwrap(), &cfg.seed, None);
+    let (scene, model) = scene_with_first_model(ObjectKind::Bottle, MotionKind::Inhand, 20, 0, &cfg);
     let index = ModelIndex::new(&model, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap();
     let (mut before, mut after) = (0.0, 0.0);
     for k in [4, 8, 12, 16] {
@@ -336,8 +343,7 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
 
 #[test]
 fn the_silhouette_does_not_pull_a_held_box_out_from_under_the_fingers() {
-    use splatrack::splats::seed::seed_from_frame;
-    use splatrack::tracker::geometry::{downsample, observed_cloud};
+    use splatrack::tracker::geometry::observed_cloud;
     use splatrack::tracker::icp::{Observation, align};
     use splatrack::tracker::model_index::ModelIndex;
     use splatrack::tracker::photometric::IntensityPyramid;
@@ -346,17 +352,7 @@ fn the_silhouette_does_not_pull_a_held_box_out_from_under_the_fingers() {
     // A box in a hand, fingers lying on its face; the mask leaves them out. Depth and silhouette alone, from
     // the true pose: model points behind a finger project outside the mask, yet are hidden, not misplaced.
     let cfg = Config::default();
-    let scene = Scene::new(SequenceSpec {
-        object: ObjectKind::Box,
-        motion: MotionKind::Inhand,
-        frames: 10,
-        width: 320,
-        height: 240,
-        seed: 2,
-    });
-    let first = scene.render(0);
-    let model =
-        seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &first.gt_pose.unwrap(), &cfg.seed, None);
+    let (scene, model) = scene_with_first_model(ObjectKind::Box, MotionKind::Inhand, 10, 2, &cfg);
     let frame = scene.render(4);
     let gt = frame.gt_pose.unwrap();
     let mask = frame.object_mask.clone().unwrap();
