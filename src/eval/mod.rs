@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::{Point3, Vector3};
-use serde::Serialize;
 
 use crate::frame::Pose;
 use crate::source::synthetic::objects::Mesh;
@@ -118,7 +117,7 @@ pub fn voxel_downsample(points: &[Vector3<f64>], voxel_m: f64) -> Vec<Vector3<f6
 /// Chamfer distance's two directions (cm), kept apart because they fail for different reasons: a model
 /// off the surface (a drifted track seeding a second skin) raises accuracy, a face it never grew raises
 /// completeness.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Chamfer {
     /// Mean distance from the reconstruction to the ground truth.
     pub accuracy_cm: f64,

@@ -110,8 +110,9 @@ pub struct SequenceScore {
     pub translation_error_mm: Percentiles,
     /// Chamfer distance of the reconstruction to the ground-truth surface (cm), where one was given.
     pub chamfer_cm: Option<f64>,
-    /// Its two directions (see [`Chamfer`]).
+    /// Its accuracy half: reconstruction to ground truth (see [`Chamfer`]).
     pub chamfer_accuracy_cm: Option<f64>,
+    /// Its completeness half: ground truth to reconstruction.
     pub chamfer_completeness_cm: Option<f64>,
     /// Per annotated frame, in order: (frame id, rotation error °, translation error mm) after alignment.
     pub per_frame: Vec<(String, f64, f64)>,
