@@ -11,7 +11,12 @@ use splatrack::source::synthetic::{MotionKind, ObjectKind, Scene, SequenceSpec};
 use splatrack::tracker::tracking::FrameTracker;
 
 fn scene(object: ObjectKind, motion: MotionKind, frames: usize) -> Scene {
-    Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed: 1 })
+    scene_of_seed(object, motion, frames, 1)
+}
+
+/// A 320×240 scene of `object` moving by `motion`, generator seed `seed`.
+fn scene_of_seed(object: ObjectKind, motion: MotionKind, frames: usize, seed: u64) -> Scene {
+    Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed })
 }
 
 /// A 320×240 scene of `object` moving by `motion` (generator seed `seed`), and a model seeded from its first
@@ -25,7 +30,7 @@ fn scene_with_first_model(
 ) -> (Scene, splatrack::splats::Splats) {
     use splatrack::splats::seed::seed_from_frame;
     use splatrack::tracker::geometry::downsample;
-    let scene = Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed });
+    let scene = scene_of_seed(object, motion, frames, seed);
     let first = scene.render(0);
     let pose = first.gt_pose.unwrap();
     let model = seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &pose, &cfg.seed, None);
