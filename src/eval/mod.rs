@@ -132,8 +132,8 @@ impl Chamfer {
     }
 }
 
-/// Chamfer distance in centimetres: both clouds voxel-downsampled at 5 mm, then
-/// 0.5 · (mean NN distance gt→recon + mean NN distance recon→gt) · 100.
+/// Chamfer distance's two directions: both clouds voxel-downsampled at 5 mm, then the mean nearest-neighbour
+/// distance each way (cm); [`Chamfer::cm`] is their mean.
 pub fn chamfer(reconstruction: &[Vector3<f64>], ground_truth: &[Vector3<f64>]) -> Chamfer {
     let recon = voxel_downsample(reconstruction, CHAMFER_VOXEL_M);
     let gt = voxel_downsample(ground_truth, CHAMFER_VOXEL_M);
