@@ -3,12 +3,14 @@
 //! each with a Cauchy robust weight. Gauss-Newton on a left twist of the object-to-camera pose.
 
 use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+use rayon::prelude::*;
 
 use super::features::{Anchor, ray_rows};
 use super::geometry::{Cloud, ray_jacobians};
 use super::model_index::ModelIndex;
-use super::photometric::{IntensityPyramid, accumulate_photometric, brightness_gain};
-use super::silhouette::{MaskDistance, accumulate_silhouette};
+use super::normal_equations::NormalEquations;
+use super::photometric::{IntensityPyramid, brightness_gain, photometric_rows};
+use super::silhouette::{MaskDistance, silhouette_rows};
 use crate::config::TrackingConfig;
 use crate::frame::Pose;
 use crate::frame::RgbdFrame;
@@ -66,41 +68,29 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
         let sigma = max_distance / 3.0;
         for _ in 0..cfg.icp_iterations {
             let to_object = pose.inverse();
-            let mut h = Matrix6::<f64>::zeros();
-            let mut g = Vector6::<f64>::zeros();
-            let mut used = 0usize;
-            for ((p_c, color), n_obs) in cloud.points.iter().zip(&cloud.colors).zip(&cloud.normals) {
+            let mut eq = NormalEquations::sum(cloud.points.len(), |i, eq| {
+                let p_c = &cloud.points[i];
                 let q = (to_object * Point3::from(*p_c)).coords;
-                let m = model.nearest(&q, &(color * gain)).index;
+                let m = model.nearest(&q, &(cloud.colors[i] * gain)).index;
                 let m_c = (pose * Point3::from(model.points[m])).coords;
                 let n_c = pose.rotation * model.normals[m];
                 let diff = p_c - m_c;
-                if diff.norm() > max_distance || !normals_agree(n_obs, &n_c, min_cos) {
-                    continue;
+                if diff.norm() > max_distance || !normals_agree(&cloud.normals[i], &n_c, min_cos) {
+                    return;
                 }
+                // The model point moves with the pose, so the residual falls as the twist moves it along n.
                 let r = n_c.dot(&diff);
-                let w = cauchy(r, sigma);
-                accumulate(&mut h, &mut g, &n_c, &m_c, r, w);
-                used += 1;
+                eq.add_row(&plane_row(&n_c, &m_c), -r, cauchy(r, sigma));
+            });
+            if eq.used < 6 {
+                break;
             }
             if cfg.photometric_weight_m > 0.0 {
                 let weight = cfg.photometric_weight_m as f64;
-                accumulate_photometric(
-                    &mut h,
-                    &mut g,
-                    model,
-                    &pose,
-                    obs.frame,
-                    obs.pyramid,
-                    level,
-                    weight,
-                    max_distance,
-                );
+                eq += photometric_rows(model, &pose, obs.frame, obs.pyramid, level, weight, max_distance);
             }
             if cfg.silhouette_weight > 0.0 {
-                accumulate_silhouette(
-                    &mut h,
-                    &mut g,
+                eq += silhouette_rows(
                     model,
                     &pose,
                     obs.frame,
@@ -110,15 +100,14 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                 );
             }
             if cfg.anchor_weight > 0.0 {
-                accumulate_anchors(&mut h, &mut g, obs.anchors, &pose, cfg.anchor_weight as f64, sigma);
-            }
-            if used < 6 {
-                break;
+                eq += anchor_rows(obs.anchors, &pose, cfg.anchor_weight as f64, sigma);
             }
             // Damping keeps directions the observation barely constrains (about a bottle's axis, along a face
             // seen face-on) from wandering on noise.
-            let damping = cfg.icp_damping as f64 * h.trace().max(1e-12);
-            let Some(step) = (h + Matrix6::identity() * damping).cholesky().map(|c| c.solve(&g)) else { break };
+            let damping = cfg.icp_damping as f64 * eq.h.trace().max(1e-12);
+            let Some(step) = (eq.h + Matrix6::identity() * damping).cholesky().map(|c| c.solve(&eq.g)) else {
+                break;
+            };
             pose = apply_twist(&pose, [step[0], step[1], step[2], step[3], step[4], step[5]]);
             if step.norm() < CONVERGED {
                 break;
@@ -143,33 +132,25 @@ fn normals_agree(observed: &Vector3<f64>, model: &Vector3<f64>, min_cos: f64) ->
     *observed == Vector3::zeros() || observed.dot(model) >= min_cos
 }
 
-/// Adds one geometric residual `r` along direction `n` at model point `m` (camera frame): Jacobian row
-/// [n, m × n].
-fn accumulate(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, n: &Vector3<f64>, m: &Vector3<f64>, r: f64, w: f64) {
+/// The Jacobian row [n, m × n] of a plane residual along direction `n` at model point `m` (camera frame).
+fn plane_row(n: &Vector3<f64>, m: &Vector3<f64>) -> Vector6<f64> {
     let mxn = m.cross(n);
-    let a = Vector6::new(n.x, n.y, n.z, mxn.x, mxn.y, mxn.z);
-    *h += a * a.transpose() * w;
-    *g += a * (r * w);
+    Vector6::new(n.x, n.y, n.z, mxn.x, mxn.y, mxn.z)
 }
 
-/// Adds the reprojection residuals of feature anchors: each model point seen at a corner must lie on the ray
+/// The reprojection residuals of feature anchors: each model point seen at a corner must lie on the ray
 /// through that corner, in x and in y (offsets on the image plane at the point's depth, in metres), `weight`
 /// times as hard as one depth point. The pixel is what a corner pins well; its depth is left to the dense
 /// terms.
-fn accumulate_anchors(
-    h: &mut Matrix6<f64>,
-    g: &mut Vector6<f64>,
-    anchors: &[Anchor],
-    pose: &Pose,
-    weight: f64,
-    sigma: f64,
-) {
+fn anchor_rows(anchors: &[Anchor], pose: &Pose, weight: f64, sigma: f64) -> NormalEquations {
+    let mut eq = NormalEquations::default();
     for a in anchors {
         let Some((_, [(jx, rx), (jy, ry)])) = ray_rows(a, pose) else { continue };
         let w = weight * cauchy(rx.hypot(ry), sigma);
-        add_row(h, g, &jx, rx, w);
-        add_row(h, g, &jy, ry, w);
+        eq.add_row(&jx, rx, w);
+        eq.add_row(&jy, ry, w);
     }
+    eq
 }
 
 /// Inlier share and residual at `pose`, with correspondences by position alone (colour must not make a
@@ -178,20 +159,22 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
     let to_object = pose.inverse();
     let inlier = cfg.inlier_distance_m as f64;
     let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
-    let (mut inliers, mut sum_sq) = (0usize, 0.0);
-    for (p_c, n_obs) in cloud.points.iter().zip(&cloud.normals) {
-        let q = (to_object * Point3::from(*p_c)).coords;
-        let m = model.nearest_position(&q).index;
-        let diff = q - model.points[m];
-        let r = model.normals[m].dot(&diff).abs();
-        if r < inlier
-            && diff.norm() < 3.0 * inlier
-            && normals_agree(n_obs, &(pose.rotation * model.normals[m]), min_cos)
-        {
-            inliers += 1;
-            sum_sq += r * r;
-        }
-    }
+    // Per observed point: its plane residual where it is an inlier.
+    let residuals: Vec<Option<f64>> = cloud
+        .points
+        .par_iter()
+        .zip(&cloud.normals)
+        .map(|(p_c, n_obs)| {
+            let q = (to_object * Point3::from(*p_c)).coords;
+            let m = model.nearest_position(&q).index;
+            let diff = q - model.points[m];
+            let r = model.normals[m].dot(&diff).abs();
+            let agrees = normals_agree(n_obs, &(pose.rotation * model.normals[m]), min_cos);
+            (r < inlier && diff.norm() < 3.0 * inlier && agrees).then_some(r)
+        })
+        .collect();
+    let inliers = residuals.iter().flatten().count();
+    let sum_sq: f64 = residuals.iter().flatten().map(|r| r * r).sum();
     IcpResult {
         pose,
         inlier_ratio: inliers as f64 / cloud.points.len().max(1) as f64,
@@ -208,21 +191,23 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
     let tolerance = cfg.inlier_distance_m as f64;
     let level = obs.pyramid.len() - 1;
     // (depth and mask agree, observed grey, model grey) per visible surfel
-    let mut visible: Vec<(bool, f64, f64)> = Vec::new();
-    for ((m, n), model_grey) in model.points.iter().zip(&model.normals).zip(&model.greys) {
-        let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
-        if u < 0.0 || v < 0.0 || u > k.width as f64 - 1.0 || v > k.height as f64 - 1.0 {
-            continue;
-        }
-        let (x, y) = (u.round() as u32, v.round() as u32);
-        let observed = obs.frame.depth_m.get_pixel(x, y)[0] as f64;
-        if observed <= 0.0 || observed < p.z - 3.0 * tolerance {
-            continue;
-        }
-        let Some((grey, _, _)) = obs.pyramid.sample(level, u, v) else { continue };
-        let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
-        visible.push((inside && (observed - p.z).abs() < tolerance, grey, *model_grey));
-    }
+    let visible: Vec<(bool, f64, f64)> = (0..model.points.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            let (p, u, v) = facing_projection(pose, k, &model.points[i], &model.normals[i])?;
+            if u < 0.0 || v < 0.0 || u > k.width as f64 - 1.0 || v > k.height as f64 - 1.0 {
+                return None;
+            }
+            let (x, y) = (u.round() as u32, v.round() as u32);
+            let observed = obs.frame.depth_m.get_pixel(x, y)[0] as f64;
+            if observed <= 0.0 || observed < p.z - 3.0 * tolerance {
+                return None;
+            }
+            let (grey, _, _) = obs.pyramid.sample(level, u, v)?;
+            let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
+            Some((inside && (observed - p.z).abs() < tolerance, grey, model.greys[i]))
+        })
+        .collect();
     let observed: f64 = visible.iter().map(|v| v.1).sum();
     let gain = brightness_gain(visible.iter().map(|v| v.2).sum(), observed);
     let share = |count: usize| count as f64 / visible.len().max(1) as f64;
@@ -249,10 +234,8 @@ pub(super) fn facing_projection(
 
 /// Adds an image residual `r` read at the projection of camera-frame point `p`, where the image changes by
 /// (gx, gy) per pixel: the Jacobian goes through the projection; `weight` scales the row, `robust` the term.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn add_image_residual(
-    h: &mut Matrix6<f64>,
-    g: &mut Vector6<f64>,
+    eq: &mut NormalEquations,
     p: &Vector3<f64>,
     k: &crate::frame::Intrinsics,
     r: f64,
@@ -260,7 +243,7 @@ pub(super) fn add_image_residual(
     weight: f64,
     robust: f64,
 ) {
-    add_row(h, g, &(image_jacobian(p, k, gradient) * weight), r * weight, robust);
+    eq.add_row(&(image_jacobian(p, k, gradient) * weight), r * weight, robust);
 }
 
 /// How an image value read at the projection of camera-frame point `p` changes with a left twist of the pose,
@@ -268,13 +251,6 @@ pub(super) fn add_image_residual(
 pub(super) fn image_jacobian(p: &Vector3<f64>, k: &crate::frame::Intrinsics, (gx, gy): (f64, f64)) -> Vector6<f64> {
     let (jx, jy) = ray_jacobians(p);
     jx * (gx * k.fx) + jy * (gy * k.fy)
-}
-
-/// Adds residual `r` with Jacobian row `a` (both already weighted) to the normal equations, scaled by the
-/// robust weight.
-pub(super) fn add_row(h: &mut Matrix6<f64>, g: &mut Vector6<f64>, a: &Vector6<f64>, r: f64, robust: f64) {
-    *h += a * a.transpose() * robust;
-    *g -= a * (r * robust);
 }
 
 /// The Cauchy weight of a residual `r` at scale `sigma`.

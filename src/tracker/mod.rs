@@ -13,6 +13,7 @@ pub mod keyframes;
 pub mod mapping;
 pub mod mask;
 pub mod model_index;
+pub mod normal_equations;
 pub mod photometric;
 pub mod pruning;
 pub mod session;

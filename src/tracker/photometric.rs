@@ -8,10 +8,12 @@
 //! glossy print, which stay with the light while the object turns, and the term then held the pose back
 //! (a bottle turning about its axis lagged by up to 2° a frame; a box face turning away drifted by centimetres).
 
-use nalgebra::{Matrix6, Vector6};
+use nalgebra::Vector6;
+use rayon::prelude::*;
 
-use super::icp::{add_row, cauchy, facing_projection, image_jacobian};
+use super::icp::{cauchy, facing_projection, image_jacobian};
 use super::model_index::ModelIndex;
+use super::normal_equations::NormalEquations;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
 
 /// Grey levels (0–1) of a frame at 1, 1/2, 1/4 … resolution.
@@ -103,14 +105,11 @@ impl IntensityPyramid {
     }
 }
 
-/// Adds the photometric residuals of every camera-facing, unoccluded model point to the normal equations;
-/// `weight` converts grey levels to metres. Each point's grey level is taken relative to the mean of its
-/// visible neighbours (see [`ModelIndex::neighbours`]), in the frame and on the model alike, after matching
-/// the frame's brightness to the model's. Returns the number of points used.
-#[allow(clippy::too_many_arguments)]
-pub fn accumulate_photometric(
-    h: &mut Matrix6<f64>,
-    g: &mut Vector6<f64>,
+/// The photometric residuals of every camera-facing, unoccluded model point; `weight` converts grey levels to
+/// metres. Each point's grey level is taken relative to the mean of its visible neighbours (see
+/// [`ModelIndex::neighbours`]), in the frame and on the model alike, after matching the frame's brightness to
+/// the model's.
+pub fn photometric_rows(
     model: &ModelIndex,
     pose: &Pose,
     frame: &RgbdFrame,
@@ -118,34 +117,39 @@ pub fn accumulate_photometric(
     level: usize,
     weight: f64,
     occlusion_m: f64,
-) -> usize {
+) -> NormalEquations {
     let k = &pyramid.intrinsics;
     let (w, hgt) = (k.width as f64, k.height as f64);
     // Per model point: the observed grey level there and how it changes with the pose.
-    let mut seen: Vec<Option<(f64, Vector6<f64>)>> = vec![None; model.points.len()];
+    let seen: Vec<Option<(f64, Vector6<f64>)>> = (0..model.points.len())
+        .into_par_iter()
+        .map(|i| {
+            let n = &model.normals[i];
+            let (p, u, v) = facing_projection(pose, k, &model.points[i], n)?;
+            if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
+                return None;
+            }
+            if -(pose.rotation * n).dot(&p.normalize()) < MIN_FACING_COS {
+                return None;
+            }
+            // Seen by the camera here, not hidden behind a hand or by the object itself.
+            let observed = frame.depth_m.get_pixel(u.round() as u32, v.round() as u32)[0] as f64;
+            if !(observed > 0.0 && (observed - p.z).abs() < occlusion_m) {
+                return None;
+            }
+            let (grey, gx, gy) = pyramid.sample(level, u, v)?;
+            Some((grey, image_jacobian(&p, k, (gx, gy))))
+        })
+        .collect();
     let (mut model_sum, mut observed_sum) = (0.0, 0.0);
-    for (i, ((m, n), model_grey)) in model.points.iter().zip(&model.normals).zip(&model.greys).enumerate() {
-        let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
-        if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
-            continue;
-        }
-        if -(pose.rotation * n).dot(&p.normalize()) < MIN_FACING_COS {
-            continue;
-        }
-        // Seen by the camera here, not hidden behind a hand or by the object itself.
-        let observed = frame.depth_m.get_pixel(u.round() as u32, v.round() as u32)[0] as f64;
-        if !(observed > 0.0 && (observed - p.z).abs() < occlusion_m) {
-            continue;
-        }
-        if let Some((grey, gx, gy)) = pyramid.sample(level, u, v) {
-            seen[i] = Some((grey, image_jacobian(&p, k, (gx, gy))));
+    for (own, model_grey) in seen.iter().zip(&model.greys) {
+        if let Some((grey, _)) = own {
             (model_sum, observed_sum) = (model_sum + model_grey, observed_sum + grey);
         }
     }
     let gain = brightness_gain(model_sum, observed_sum);
-    let mut used = 0;
-    for (i, own) in seen.iter().enumerate() {
-        let Some((grey, row)) = own else { continue };
+    NormalEquations::sum(seen.len(), |i, eq| {
+        let Some((grey, row)) = &seen[i] else { return };
         // Sums over the visible neighbours: observed grey, its Jacobian row, model grey.
         let (mut count, mut observed_sum, mut row_sum, mut model_sum) = (0usize, 0.0, Vector6::zeros(), 0.0);
         for &j in &model.neighbours[i] {
@@ -155,15 +159,13 @@ pub fn accumulate_photometric(
             }
         }
         if count < MIN_NEIGHBOURS {
-            continue;
+            return;
         }
         let share = 1.0 / count as f64;
         let (observed_mean, row_mean, model_mean) = (observed_sum * share, row_sum * share, model_sum * share);
         let r = gain * (grey - observed_mean) - (model.greys[i] - model_mean);
-        add_row(h, g, &((row - row_mean) * (gain * weight)), r * weight, cauchy(r, PHOTOMETRIC_SIGMA));
-        used += 1;
-    }
-    used
+        eq.add_row(&((row - row_mean) * (gain * weight)), r * weight, cauchy(r, PHOTOMETRIC_SIGMA));
+    })
 }
 
 /// Surfels seen more obliquely than this (cosine between normal and line of sight) are left out: near the

@@ -2,11 +2,9 @@
 //! object mask. Outside it they are pulled in along the mask's distance transform. This pins the in-plane
 //! sliding and turning that depth leaves free on flat, plain faces (the red bottom of a box).
 
-use nalgebra::{Matrix6, Vector6};
-
 use super::icp::{add_image_residual, cauchy, facing_projection};
-
 use super::model_index::ModelIndex;
+use super::normal_equations::NormalEquations;
 use crate::frame::{Mask, Pose, RgbdFrame};
 
 /// Distances (pixels) beyond this are clipped: far-off points are outliers, not guides.
@@ -84,34 +82,30 @@ impl MaskDistance {
     }
 }
 
-/// Adds a residual (pixels converted to metres at the point's depth) for every camera-facing model point
-/// that projects outside the mask and is not hidden behind something nearer (a hand). Returns the count.
-pub fn accumulate_silhouette(
-    h: &mut Matrix6<f64>,
-    g: &mut Vector6<f64>,
+/// A residual (pixels converted to metres at the point's depth) for every camera-facing model point that
+/// projects outside the mask and is not hidden behind something nearer (a hand).
+pub fn silhouette_rows(
     model: &ModelIndex,
     pose: &Pose,
     frame: &RgbdFrame,
     distance: &MaskDistance,
     weight: f64,
     occlusion_m: f64,
-) -> usize {
+) -> NormalEquations {
     let k = &frame.intrinsics;
-    let mut used = 0;
-    for (m, n) in model.points.iter().zip(&model.normals) {
-        let Some((p, u, v)) = facing_projection(pose, k, m, n) else { continue };
-        let Some((d, gx, gy)) = distance.sample(u, v) else { continue };
+    NormalEquations::sum(model.points.len(), |i, eq| {
+        let Some((p, u, v)) = facing_projection(pose, k, &model.points[i], &model.normals[i]) else { return };
+        let Some((d, gx, gy)) = distance.sample(u, v) else { return };
         if d <= 0.0 {
-            continue;
+            return;
         }
         let observed = frame.depth_m.get_pixel(u.round() as u32, v.round() as u32)[0] as f64;
         if observed > 0.0 && observed < p.z - occlusion_m {
-            continue;
+            return;
         }
         let metres_per_px = p.z / k.fx;
         add_image_residual(
-            h,
-            g,
+            eq,
             &p,
             k,
             d * metres_per_px,
@@ -119,9 +113,7 @@ pub fn accumulate_silhouette(
             weight,
             cauchy(d, SIGMA_PX),
         );
-        used += 1;
-    }
-    used
+    })
 }
 
 #[cfg(test)]
