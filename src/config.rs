@@ -206,9 +206,19 @@ pub struct TrackingConfig {
     /// (metres), on the model and in the frame alike: shading and highlights, which change smoothly across
     /// the surface and move with the light, cancel; print does not.
     pub texture_radius_m: f32,
+    /// Surfels fainter than this are left out of tracking (floaters on their way to being pruned).
+    pub min_opacity: f32,
+    /// Scale of the Cauchy weight on grey-level residuals (0–1): shading differs between keyframes and now.
+    pub photometric_sigma: f32,
+    /// Surfels seen more obliquely than this (degrees between normal and line of sight) are left out of the
+    /// photometric term: near the outline the frame's pixels mix in the background, and the outline stays put
+    /// while the object turns about an axis of symmetry.
+    pub photometric_max_slant_deg: f32,
     /// Weight of the silhouette residual (model points outside the observed mask, in metres at their depth)
     /// next to the depth residuals; 0 turns it off.
     pub silhouette_weight: f32,
+    /// Scale of the Cauchy weight on silhouette residuals (pixels outside the mask).
+    pub silhouette_sigma_px: f32,
     /// A model point outside the mask is hidden, not misplaced, where the frame's depth lies this much in front
     /// of it (metres). Fingers lie a few millimetres above a held box's face, so this is about the depth
     /// noise, not the correspondence window of the ICP stage: at the coarse stage's 3 cm the fingers counted as
@@ -272,7 +282,11 @@ impl Default for TrackingConfig {
             color_weight_m: 0.02,
             photometric_weight_m: 0.04,
             texture_radius_m: 0.012,
+            min_opacity: 0.3,
+            photometric_sigma: 0.1,
+            photometric_max_slant_deg: 60.0,
             silhouette_weight: 1.0,
+            silhouette_sigma_px: 6.0,
             silhouette_occluder_m: 0.001,
             anchor_weight: 10.0,
             inlier_distance_m: 0.005,

@@ -247,7 +247,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     let score_only = splatrack::config::TrackingConfig { icp_iterations: 0, ..*t };
     let at = |index: &ModelIndex, pose: &Pose| align(&obs, index, pose, &score_only);
 
-    let whole = ModelIndex::new(&model, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap();
+    let whole = ModelIndex::new(&model, t).unwrap();
     let right = at(&whole, &gt);
     assert!(right.agreement > 0.8 && right.inlier_ratio > 0.8, "at the true pose: {right:?}");
 
@@ -256,7 +256,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     let mut half = model.clone();
     let keep: Vec<bool> = half.means.iter().map(|m| m[0] < 0.0).collect();
     half.retain(&keep);
-    let partial = at(&ModelIndex::new(&half, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap(), &gt);
+    let partial = at(&ModelIndex::new(&half, t).unwrap(), &gt);
     assert!(partial.inlier_ratio < right.inlier_ratio - 0.2, "half the model: {partial:?}");
     assert!(partial.agreement > 0.8, "half the model: {partial:?}");
 
@@ -267,14 +267,18 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     for i in (10..200).step_by(10) {
         let view = downsample(&scene.render(i), 2, cfg.seed.max_depth_step_m);
         let pose = view.gt_pose.unwrap();
-        let index = ModelIndex::new(&all_sides, 0.0, 0.0).unwrap();
+        let index = ModelIndex::new(
+            &all_sides,
+            &splatrack::config::TrackingConfig { color_weight_m: 0.0, texture_radius_m: 0.0, ..*t },
+        )
+        .unwrap();
         let covered = |x: u32, y: u32| {
             view.back_project(x, y)
                 .is_some_and(|p| index.covers(&(pose.inverse() * nalgebra::Point3::from(p)).coords, 0.005))
         };
         all_sides.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
     }
-    let whole = ModelIndex::new(&all_sides, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap();
+    let whole = ModelIndex::new(&all_sides, t).unwrap();
     let right = at(&whole, &gt);
     for axis in [nalgebra::Vector3::x(), nalgebra::Vector3::y(), nalgebra::Vector3::z()] {
         let turned = gt * nalgebra::UnitQuaternion::from_scaled_axis(axis * std::f64::consts::PI);
@@ -328,7 +332,7 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
     let cfg = Config::default();
     let t = &cfg.tracking;
     let (scene, model) = scene_with_first_model(ObjectKind::Bottle, MotionKind::Inhand, 20, 0, &cfg);
-    let index = ModelIndex::new(&model, t.color_weight_m as f64, t.texture_radius_m as f64).unwrap();
+    let index = ModelIndex::new(&model, t).unwrap();
     let (mut before, mut after) = (0.0, 0.0);
     for k in [4, 8, 12, 16] {
         let frame = scene.render(k);
@@ -362,7 +366,7 @@ fn the_silhouette_does_not_pull_a_held_box_out_from_under_the_fingers() {
     let gt = frame.gt_pose.unwrap();
     let mask = frame.object_mask.clone().unwrap();
     let t = splatrack::config::TrackingConfig { photometric_weight_m: 0.0, color_weight_m: 0.0, ..cfg.tracking };
-    let index = ModelIndex::new(&model, 0.0, t.texture_radius_m as f64).unwrap();
+    let index = ModelIndex::new(&model, &t).unwrap();
     let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
     let pyramid = IntensityPyramid::new(&frame, 2);
     let silhouette = MaskDistance::new(&mask);

@@ -86,18 +86,10 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                 break;
             }
             if cfg.photometric_weight_m > 0.0 {
-                let weight = cfg.photometric_weight_m as f64;
-                eq += photometric_rows(model, &pose, obs.frame, obs.pyramid, level, weight, max_distance);
+                eq += photometric_rows(model, &pose, obs.frame, obs.pyramid, level, cfg, max_distance);
             }
             if cfg.silhouette_weight > 0.0 {
-                eq += silhouette_rows(
-                    model,
-                    &pose,
-                    obs.frame,
-                    obs.silhouette,
-                    cfg.silhouette_weight as f64,
-                    cfg.silhouette_occluder_m as f64,
-                );
+                eq += silhouette_rows(model, &pose, obs.frame, obs.silhouette, cfg);
             }
             if cfg.anchor_weight > 0.0 {
                 eq += anchor_rows(obs.anchors, &pose, cfg.anchor_weight as f64, sigma);

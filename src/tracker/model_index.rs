@@ -6,10 +6,8 @@ use std::num::NonZero;
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::Vector3;
 
+use crate::config::TrackingConfig;
 use crate::splats::Splats;
-
-/// Surfels fainter than this are left out of tracking (floaters on their way to being pruned).
-const MIN_TRACKING_OPACITY: f32 = 0.3;
 
 /// Correspondence look-ups in the model (object frame).
 pub struct ModelIndex {
@@ -36,12 +34,14 @@ pub struct Match {
 }
 
 impl ModelIndex {
-    /// Indexes the visible surfels of `splats`; None when there are none. `color_weight_m` is how many metres
-    /// a colour difference of 1 counts as; `texture_radius_m` bounds each surfel's neighbourhood.
-    pub fn new(splats: &Splats, color_weight_m: f64, texture_radius_m: f64) -> Option<Self> {
+    /// Indexes the surfels of `splats` opaque enough to track against (`cfg.min_opacity`); None when there are
+    /// none. `cfg.color_weight_m` is how many metres a colour difference of 1 counts as;
+    /// `cfg.texture_radius_m` bounds each surfel's neighbourhood.
+    pub fn new(splats: &Splats, cfg: &TrackingConfig) -> Option<Self> {
+        let (color_weight_m, texture_radius_m) = (cfg.color_weight_m as f64, cfg.texture_radius_m as f64);
         let (mut points, mut normals, mut colors) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..splats.len() {
-            if splats.opacity(i) < MIN_TRACKING_OPACITY {
+            if splats.opacity(i) < cfg.min_opacity {
                 continue;
             }
             let m = splats.means[i];

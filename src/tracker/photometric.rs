@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::icp::{cauchy, facing_projection, image_jacobian};
 use super::model_index::ModelIndex;
 use super::normal_equations::NormalEquations;
+use crate::config::TrackingConfig;
 use crate::frame::{Intrinsics, Pose, RgbdFrame};
 
 /// Grey levels (0–1) of a frame at 1, 1/2, 1/4 … resolution.
@@ -115,10 +116,12 @@ pub fn photometric_rows(
     frame: &RgbdFrame,
     pyramid: &IntensityPyramid,
     level: usize,
-    weight: f64,
+    cfg: &TrackingConfig,
     occlusion_m: f64,
 ) -> NormalEquations {
     let k = &pyramid.intrinsics;
+    let (weight, sigma) = (cfg.photometric_weight_m as f64, cfg.photometric_sigma as f64);
+    let min_facing_cos = (cfg.photometric_max_slant_deg as f64).to_radians().cos();
     let (w, hgt) = (k.width as f64, k.height as f64);
     // Per model point: the observed grey level there and how it changes with the pose.
     let seen: Vec<Option<(f64, Vector6<f64>)>> = (0..model.points.len())
@@ -129,7 +132,7 @@ pub fn photometric_rows(
             if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
                 return None;
             }
-            if -(pose.rotation * n).dot(&p.normalize()) < MIN_FACING_COS {
+            if -(pose.rotation * n).dot(&p.normalize()) < min_facing_cos {
                 return None;
             }
             // Seen by the camera here, not hidden behind a hand or by the object itself.
@@ -164,14 +167,9 @@ pub fn photometric_rows(
         let share = 1.0 / count as f64;
         let (observed_mean, row_mean, model_mean) = (observed_sum * share, row_sum * share, model_sum * share);
         let r = gain * (grey - observed_mean) - (model.greys[i] - model_mean);
-        eq.add_row(&((row - row_mean) * (gain * weight)), r * weight, cauchy(r, PHOTOMETRIC_SIGMA));
+        eq.add_row(&((row - row_mean) * (gain * weight)), r * weight, cauchy(r, sigma));
     })
 }
-
-/// Surfels seen more obliquely than this (cosine between normal and line of sight) are left out: near the
-/// outline the frame's pixels mix in the background, and the outline stays put while the object turns
-/// about an axis of symmetry.
-const MIN_FACING_COS: f64 = 0.5;
 
 /// Fewer visible neighbours than this give no steady local mean: the point is left out.
 const MIN_NEIGHBOURS: usize = 4;
@@ -181,6 +179,3 @@ const MIN_NEIGHBOURS: usize = 4;
 pub(super) fn brightness_gain(model: f64, observed: f64) -> f64 {
     if observed > 1e-6 { (model / observed).clamp(0.5, 2.0) } else { 1.0 }
 }
-
-/// Scale of the Cauchy weight on grey-level residuals: shading differs between keyframes and now.
-const PHOTOMETRIC_SIGMA: f64 = 0.1;

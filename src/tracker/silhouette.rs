@@ -5,12 +5,11 @@
 use super::icp::{add_image_residual, cauchy, facing_projection};
 use super::model_index::ModelIndex;
 use super::normal_equations::NormalEquations;
+use crate::config::TrackingConfig;
 use crate::frame::{Mask, Pose, RgbdFrame};
 
 /// Distances (pixels) beyond this are clipped: far-off points are outliers, not guides.
 const MAX_DISTANCE_PX: f32 = 40.0;
-/// Scale of the Cauchy weight on silhouette residuals (pixels).
-const SIGMA_PX: f64 = 6.0;
 
 /// For every pixel, the distance to the nearest mask pixel (0 inside), by a two-pass 3-4 chamfer transform.
 pub struct MaskDistance {
@@ -89,10 +88,11 @@ pub fn silhouette_rows(
     pose: &Pose,
     frame: &RgbdFrame,
     distance: &MaskDistance,
-    weight: f64,
-    occlusion_m: f64,
+    cfg: &TrackingConfig,
 ) -> NormalEquations {
     let k = &frame.intrinsics;
+    let (weight, occlusion_m) = (cfg.silhouette_weight as f64, cfg.silhouette_occluder_m as f64);
+    let sigma_px = cfg.silhouette_sigma_px as f64;
     NormalEquations::sum(model.points.len(), |i, eq| {
         let Some((p, u, v)) = facing_projection(pose, k, &model.points[i], &model.normals[i]) else { return };
         let Some((d, gx, gy)) = distance.sample(u, v) else { return };
@@ -111,7 +111,7 @@ pub fn silhouette_rows(
             d * metres_per_px,
             (gx * metres_per_px, gy * metres_per_px),
             weight,
-            cauchy(d, SIGMA_PX),
+            cauchy(d, sigma_px),
         );
     })
 }

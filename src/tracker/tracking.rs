@@ -182,8 +182,7 @@ impl FrameTracker {
             all.extend(seeds);
             origin.extend(std::iter::repeat_n(*seq, seeds.len()));
         }
-        self.model =
-            ModelIndex::new(&all, self.cfg.tracking.color_weight_m as f64, self.cfg.tracking.texture_radius_m as f64);
+        self.model = ModelIndex::new(&all, &self.cfg.tracking);
         (self.combined, self.combined_origin) = (Arc::new(all), Arc::new(origin));
     }
 
