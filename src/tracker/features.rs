@@ -12,11 +12,12 @@ use image::GrayImage;
 use imageproc::corners::corners_fast9;
 use imageproc::filter::box_filter;
 use imageproc::suppress::local_maxima;
-use nalgebra::{Matrix6, Point3, Vector3, Vector6};
+use nalgebra::{Point3, Vector3, Vector6};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use super::geometry::{ray_jacobians, rigid_fit};
+use super::normal_equations::NormalEquations;
 use crate::config::FeatureConfig;
 use crate::frame::{Mask, Pose, RgbdFrame};
 use crate::reference::optim::apply_twist;
@@ -245,16 +246,15 @@ pub fn ray_rows(anchor: &Anchor, pose: &Pose) -> Option<(Vector3<f64>, [(Vector6
 fn refine_on_rays(pose: Pose, anchors: &[Anchor]) -> Pose {
     let mut pose = pose;
     for _ in 0..REFINE_ITERATIONS {
-        let (mut h, mut g) = (Matrix6::<f64>::zeros(), Vector6::<f64>::zeros());
+        let mut eq = NormalEquations::default();
         for a in anchors {
             let Some((p, [x, y])) = ray_rows(a, &pose) else { continue };
             let depth = (Vector6::new(0.0, 0.0, 1.0, p.y, -p.x, 0.0) * DEPTH_WEIGHT, (p.z - a.camera.z) * DEPTH_WEIGHT);
             for (j, r) in [x, y, depth] {
-                h += j * j.transpose();
-                g -= j * r;
+                eq.add_row(&j, r, 1.0);
             }
         }
-        let Some(step) = h.cholesky().map(|c| c.solve(&g)) else { break };
+        let Some(step) = eq.h.cholesky().map(|c| c.solve(&eq.g)) else { break };
         pose = apply_twist(&pose, [step[0], step[1], step[2], step[3], step[4], step[5]]);
     }
     pose
