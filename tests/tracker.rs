@@ -8,6 +8,11 @@ use splatrack::config::Config;
 use splatrack::eval::pose_errors;
 use splatrack::frame::{Pose, RgbdFrame};
 use splatrack::source::synthetic::{MotionKind, ObjectKind, Scene, SequenceSpec};
+use splatrack::tracker::geometry::{Cloud, observed_cloud};
+use splatrack::tracker::icp::{Observation, align};
+use splatrack::tracker::model_index::ModelIndex;
+use splatrack::tracker::photometric::IntensityPyramid;
+use splatrack::tracker::silhouette::MaskDistance;
 use splatrack::tracker::tracking::FrameTracker;
 
 fn scene(object: ObjectKind, motion: MotionKind, frames: usize) -> Scene {
@@ -35,6 +40,30 @@ fn scene_with_first_model(
     let pose = first.gt_pose.unwrap();
     let model = seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &pose, &cfg.seed, None);
     (scene, model)
+}
+
+/// What dense alignment reads of a frame besides the frame itself, built as tracking builds it from the
+/// frame's own mask (points every 2 px).
+struct Observed {
+    cloud: Cloud,
+    pyramid: IntensityPyramid,
+    silhouette: MaskDistance,
+}
+
+impl Observed {
+    fn new(frame: &RgbdFrame, t: &splatrack::config::TrackingConfig) -> Self {
+        let mask = frame.object_mask.as_ref().expect("a synthetic frame has its mask");
+        Self {
+            cloud: observed_cloud(frame, mask, 2, 2, t.normal_baseline_px),
+            pyramid: IntensityPyramid::new(frame, 2),
+            silhouette: MaskDistance::new(mask),
+        }
+    }
+
+    /// The observation of `frame`, without feature anchors.
+    fn of<'a>(&'a self, frame: &'a RgbdFrame) -> Observation<'a> {
+        Observation { cloud: &self.cloud, frame, pyramid: &self.pyramid, silhouette: &self.silhouette, anchors: &[] }
+    }
 }
 
 /// Rotation (°) and translation (mm) error of `pred` after first-frame alignment.
@@ -225,11 +254,7 @@ fn a_ycbineoat_folder_with_only_the_first_mask_and_no_poses_is_tracked_by_propag
 #[test]
 fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     use splatrack::splats::seed::seed_from_frame;
-    use splatrack::tracker::geometry::{downsample, observed_cloud};
-    use splatrack::tracker::icp::{Observation, align};
-    use splatrack::tracker::model_index::ModelIndex;
-    use splatrack::tracker::photometric::IntensityPyramid;
-    use splatrack::tracker::silhouette::MaskDistance;
+    use splatrack::tracker::geometry::downsample;
 
     let cfg = Config::default();
     let t = &cfg.tracking;
@@ -238,11 +263,8 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
     let gt = frame.gt_pose.unwrap();
     // The box's own frame, centred: a half turn about a face normal maps its shape onto itself.
     let model = seed_from_frame(&downsample(&frame, 2, cfg.seed.max_depth_step_m), &gt, &cfg.seed, None);
-    let mask = frame.object_mask.clone().unwrap();
-    let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
-    let pyramid = IntensityPyramid::new(&frame, 2);
-    let silhouette = MaskDistance::new(&mask);
-    let obs = Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &[] };
+    let observed = Observed::new(&frame, t);
+    let obs = observed.of(&frame);
     // Scores a pose where it stands.
     let score_only = splatrack::config::TrackingConfig { icp_iterations: 0, ..*t };
     let at = |index: &ModelIndex, pose: &Pose| align(&obs, index, pose, &score_only);
@@ -318,12 +340,6 @@ fn a_lockstep_replay_gives_the_same_poses_every_run() {
 
 #[test]
 fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
-    use splatrack::tracker::geometry::observed_cloud;
-    use splatrack::tracker::icp::{Observation, align};
-    use splatrack::tracker::model_index::ModelIndex;
-    use splatrack::tracker::photometric::IntensityPyramid;
-    use splatrack::tracker::silhouette::MaskDistance;
-
     // A model from the first view; later frames start from the true pose two frames earlier, as tracking
     // would at 30 fps. Depth barely sees the bottle turn about its axis: the print and the damped steps must.
     let cfg = Config::default();
@@ -335,12 +351,8 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
         let frame = scene.render(k);
         let gt = frame.gt_pose.unwrap();
         let start = scene.render(k - 2).gt_pose.unwrap();
-        let mask = frame.object_mask.clone().unwrap();
-        let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
-        let pyramid = IntensityPyramid::new(&frame, 2);
-        let silhouette = MaskDistance::new(&mask);
-        let obs =
-            Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &[] };
+        let observed = Observed::new(&frame, t);
+        let obs = observed.of(&frame);
         before += pose_errors(&start, &gt).0;
         after += pose_errors(&align(&obs, &index, &start, t).pose, &gt).0;
     }
@@ -349,25 +361,16 @@ fn dense_alignment_brings_back_a_bottle_turned_a_few_degrees() {
 
 #[test]
 fn the_silhouette_does_not_pull_a_held_box_out_from_under_the_fingers() {
-    use splatrack::tracker::geometry::observed_cloud;
-    use splatrack::tracker::icp::{Observation, align};
-    use splatrack::tracker::model_index::ModelIndex;
-    use splatrack::tracker::photometric::IntensityPyramid;
-    use splatrack::tracker::silhouette::MaskDistance;
-
     // A box in a hand, fingers lying on its face; the mask leaves them out. Depth and silhouette alone, from
     // the true pose: model points behind a finger project outside the mask, yet are hidden, not misplaced.
     let cfg = Config::default();
     let (scene, model) = scene_with_first_model(ObjectKind::Box, MotionKind::Inhand, 10, 2, &cfg);
     let frame = scene.render(4);
     let gt = frame.gt_pose.unwrap();
-    let mask = frame.object_mask.clone().unwrap();
     let t = splatrack::config::TrackingConfig { photometric_weight_m: 0.0, color_weight_m: 0.0, ..cfg.tracking };
     let index = ModelIndex::new(&model, &t).unwrap();
-    let cloud = observed_cloud(&frame, &mask, 2, 2, t.normal_baseline_px);
-    let pyramid = IntensityPyramid::new(&frame, 2);
-    let silhouette = MaskDistance::new(&mask);
-    let obs = Observation { cloud: &cloud, frame: &frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &[] };
+    let observed = Observed::new(&frame, &t);
+    let obs = observed.of(&frame);
     let drift_mm = |t: &splatrack::config::TrackingConfig| pose_errors(&align(&obs, &index, &gt, t).pose, &gt).1;
     // The scene has the trap: taking anything within the coarse ICP window (3 cm) in front for background
     // pulls the box off.
