@@ -107,9 +107,9 @@ impl IntensityPyramid {
 }
 
 /// The photometric residuals of every camera-facing, unoccluded model point (seen within `occlusion_m` of the
-/// frame's depth); `cfg.photometric_weight_m` converts grey levels to metres. Each point's grey level is taken relative to the mean of its visible neighbours (see
-/// [`ModelIndex::neighbours`]), in the frame and on the model alike, after matching the frame's brightness to
-/// the model's.
+/// frame's depth); `cfg.photometric_weight_m` converts grey levels to metres. Each point's grey level is taken
+/// relative to the mean of its visible neighbours (see [`ModelIndex::neighbours`]), in the frame and on the
+/// model alike, after matching the frame's brightness to the model's.
 pub fn photometric_rows(
     model: &ModelIndex,
     pose: &Pose,
