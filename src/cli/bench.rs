@@ -38,6 +38,9 @@ pub struct GradBenchArgs {
     /// Timed iterations per measurement.
     #[arg(long, default_value_t = 10)]
     iterations: u32,
+    /// Measurements of each stage configuration, interleaved; the median counts.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -52,7 +55,8 @@ struct GradBenchReport {
     views: usize,
     gradient_path: String,
     iterations_per_second: f64,
-    /// Milliseconds per iteration spent in each stage (differences of runs with later stages switched off).
+    /// Milliseconds per iteration spent in each stage: differences of the median runs with later stages
+    /// switched off.
     stage_ms: Vec<(&'static str, f64)>,
 }
 
@@ -191,15 +195,27 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
         ("backward", Stages { loss: true, backward: true, step: false }),
         ("adam + pose", Stages::ALL),
     ];
-    let mut cumulative = Vec::new();
-    for (_, stages) in runs {
-        fitter.stages = stages;
-        let (mut model, mut fit_views) = (splats.clone(), views.clone());
-        fitter.fit(&mut model, &mut fit_views, 2, FreeGroups::ALL)?; // warm-up: pipelines, buffers
-        let (mut model, mut fit_views) = (splats.clone(), views.clone());
-        let report = fitter.fit(&mut model, &mut fit_views, args.iterations.max(1), FreeGroups::ALL)?;
-        cumulative.push(1e3 * report.loop_seconds / args.iterations.max(1) as f64);
+    // Rounds interleave the four configurations so that a machine's drift (clocks, other load) spreads over
+    // all of them; each configuration's median round counts. A stage cheaper than the remaining noise can
+    // still read slightly below zero.
+    let mut rounds = vec![Vec::new(); runs.len()];
+    for _ in 0..args.rounds.max(1) {
+        for (i, (_, stages)) in runs.iter().enumerate() {
+            fitter.stages = *stages;
+            let (mut model, mut fit_views) = (splats.clone(), views.clone());
+            fitter.fit(&mut model, &mut fit_views, 2, FreeGroups::ALL)?; // warm-up: pipelines, buffers
+            let (mut model, mut fit_views) = (splats.clone(), views.clone());
+            let report = fitter.fit(&mut model, &mut fit_views, args.iterations.max(1), FreeGroups::ALL)?;
+            rounds[i].push(1e3 * report.loop_seconds / args.iterations.max(1) as f64);
+        }
     }
+    let cumulative: Vec<f64> = rounds
+        .into_iter()
+        .map(|mut ms| {
+            ms.sort_by(f64::total_cmp);
+            ms[ms.len() / 2]
+        })
+        .collect();
     let stage_ms: Vec<(&'static str, f64)> = runs
         .iter()
         .enumerate()
