@@ -50,8 +50,9 @@ write_config full_fine '[mapping]' 'lockstep = false' '[tracking]' 'fine_iterati
 replay() {
     local name=$1 seq=$2 config=$3
     mkdir -p "$runs/$name"
-    timeout -s INT $((limit > SECONDS ? limit - SECONDS : 1)) "$bin" replay --source "ycbineoat:$data/$seq" --config "$data/$config.toml" --out "$runs/$name" --quiet \
-        >"$runs/$name/stdout.txt" 2>"$runs/$name/stderr.txt" || echo "exit $?" >>"$runs/$name/stderr.txt"
+    timeout -s INT $((limit > SECONDS ? limit - SECONDS : 1)) "$bin" replay --source "ycbineoat:$data/$seq" \
+        --config "$data/$config.toml" --out "$runs/$name" --quiet >"$runs/$name/stdout.txt" \
+        2>"$runs/$name/stderr.txt" || echo "exit $?" >>"$runs/$name/stderr.txt"
     rm -rf "$runs/$name/ob_in_cam" "$runs/$name/model.ply"
 }
 
@@ -59,7 +60,7 @@ summarise() {
     python3 - "$runs" >"$out/summary.txt" <<'EOF'
 import json, os, sys
 runs = sys.argv[1]
-rows, adapter = [], "no reports"
+rows, adapter, groups = [], "no reports", {}
 for name in sorted(os.listdir(runs)):
     path = os.path.join(runs, name, "report.json")
     if not os.path.exists(path):
@@ -77,20 +78,14 @@ for name in sorted(os.listdir(runs)):
         f"steps {r.get('mapping_steps')} splats {r.get('splats')} kf {r.get('keyframes')}")
     if r.get("error"):
         rows.append(f"    error: {r['error']}")
+    if "__" in name:  # a sweep run: CONFIG__SEQUENCE
+        ok = s.get("adds_auc", 0) >= 95 and s.get("add_auc", 0) >= 90 and s.get("chamfer_cm", 9) <= 0.3 \
+            and r.get("lost_frames") == 0
+        groups.setdefault(name.split("__")[0], []).append(
+            (s.get("adds_auc", 0), s.get("add_auc", 0), s.get("chamfer_cm", 9), r.get("lost_frames") or 0, ok,
+             t.get("total_ms", 0), r.get("fps", 0)))
 print(adapter)
 print("\n".join(rows))
-groups = {}
-for name in os.listdir(runs):
-    path = os.path.join(runs, name, "report.json")
-    if not os.path.exists(path) or "__" not in name:
-        continue
-    r = json.load(open(path))
-    s = r.get("score") or {}
-    g = groups.setdefault(name.split("__")[0], [])
-    ok = s.get("adds_auc", 0) >= 95 and s.get("add_auc", 0) >= 90 and s.get("chamfer_cm", 9) <= 0.3 \
-        and r.get("lost_frames") == 0
-    g.append((s.get("adds_auc", 0), s.get("add_auc", 0), s.get("chamfer_cm", 9), r.get("lost_frames") or 0,
-              ok, r.get("tracker_ms_per_frame", {}).get("total_ms", 0), r.get("fps", 0)))
 for g, v in sorted(groups.items()):
     n = len(v)
     print(f"{g}: {n} runs, mean ADD-S {sum(x[0] for x in v)/n:.2f} ADD {sum(x[1] for x in v)/n:.2f} "
@@ -143,7 +138,11 @@ for config in protocol full; do
 done
 log "timing runs done"
 summarise
-in_time && { "$bin" replay --source synthetic --out "$runs/demo" --quiet >/dev/null 2>"$data/demo.stderr"; log "demo done"; }
+if in_time; then
+    timeout -s INT $((limit - SECONDS)) "$bin" replay --source synthetic --out "$runs/demo" --quiet >/dev/null \
+        2>"$data/demo.stderr"
+    log "demo done"
+fi
 
 # Accuracy sweeps, JOBS replays at a time, each with a share of the cores for dense alignment.
 for config in full full_lockstep full_fine; do
@@ -156,5 +155,4 @@ for config in full full_lockstep full_fine; do
     log "sweep $config done"
     summarise
 done
-summarise
 log "finished"

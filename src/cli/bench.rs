@@ -13,6 +13,7 @@ use crate::gpu::fit::{FitView, Fitter, FreeGroups, Stages};
 use crate::gpu::{GpuContext, SplatRenderer};
 use crate::reference;
 use crate::splats::scenes::random_scene;
+use crate::tracker::keyframes::median;
 
 /// Benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -209,13 +210,7 @@ fn grad(args: &GradBenchArgs) -> anyhow::Result<()> {
             rounds[i].push(1e3 * report.loop_seconds / args.iterations.max(1) as f64);
         }
     }
-    let cumulative: Vec<f64> = rounds
-        .into_iter()
-        .map(|mut ms| {
-            ms.sort_by(f64::total_cmp);
-            ms[ms.len() / 2]
-        })
-        .collect();
+    let cumulative: Vec<f64> = rounds.iter().map(|ms| median(ms)).collect();
     let stage_ms: Vec<(&'static str, f64)> = runs
         .iter()
         .enumerate()
