@@ -154,7 +154,8 @@ pub struct SeedConfig {
     /// Normals come from depth differences this many pixels either side (1 px is noisy at mm depth noise).
     pub normal_baseline_px: u32,
     /// No surfel where the surface turns further than this from the camera (degrees): depth seen edge-on is
-    /// unreliable, and a view facing that surface will seed it.
+    /// unreliable. Not much lower: a box face that the keyframes only ever see at 76° was never seeded at 75°
+    /// (36 synthetic runs: chamfer 0.254 cm at 75°, 0.229 cm at 82°).
     pub max_slant_deg: f32,
 }
 
@@ -166,7 +167,7 @@ impl Default for SeedConfig {
             opacity: 0.8,
             max_depth_step_m: 0.01,
             normal_baseline_px: 2,
-            max_slant_deg: 75.0,
+            max_slant_deg: 82.0,
         }
     }
 }
