@@ -44,7 +44,8 @@ Libs: -L\${libdir} -lrealsense2
 Cflags: -I\${includedir}
 PC
 fi
-python_lib=$(ldconfig -p | awk '/libpython3\.11\.so\.1\.0 / {print $NF; exit}')
+# awk reads to the end: leaving early would kill ldconfig by SIGPIPE now and then, and pipefail the script.
+python_lib=$(ldconfig -p | awk '/libpython3\.11\.so\.1\.0 / && !found {print $NF; found = 1}')
 echo "export PKG_CONFIG_PATH=\"$sdk/lib/pkgconfig\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}\""
 echo "export LD_LIBRARY_PATH=\"$sdk/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}\""
 echo "export LD_PRELOAD=\"$python_lib\""

@@ -8,5 +8,7 @@ bash scripts/install-deps.sh
 cargo check --locked --all-targets
 # Formatting (rustfmt.toml) is checked where the toolchain has rustfmt.
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --check; else echo "rustfmt not installed: formatting not checked"; fi
-eval "$(bash scripts/realsense-sdk.sh)"
+# Assigned first: a failure inside `eval "$(...)"` would pass unnoticed and surface later as a pkg-config error.
+sdk_env=$(bash scripts/realsense-sdk.sh)
+eval "$sdk_env"
 cargo test --locked --features realsense "$@"
