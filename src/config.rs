@@ -224,7 +224,8 @@ pub struct TrackingConfig {
     /// of it (metres). Fingers lie a few millimetres above a held box's face, so this is about the depth
     /// noise, not the correspondence window of the ICP stage: at the coarse stage's 3 cm the fingers counted as
     /// background and the silhouette pulled the box 5 mm out from under them (box in hand, seed 2, frame 4);
-    /// at 5 mm, 2 mm; at 1 mm, 0.1 mm. Background lies far behind, so a small margin costs nothing.
+    /// at 5 mm, 2 mm; at 1 mm, 0.1 mm. Background lies far behind, so a small margin costs nothing. The model
+    /// agreement (`lost_agreement`, `keyframe_min_agreement`) leaves such hidden points out the same way.
     pub silhouette_occluder_m: f32,
     /// Each feature match to a keyframe that agrees with the others (see `FeatureConfig`) counts in dense
     /// alignment as this many depth points, per axis; 0 turns the term off.

@@ -180,7 +180,7 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
 /// [`IcpResult::agreement`] and [`IcpResult::photo_agreement`] of `pose`.
 pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &TrackingConfig) -> (f64, f64) {
     let k = &obs.frame.intrinsics;
-    let tolerance = cfg.inlier_distance_m as f64;
+    let (tolerance, occluder_m) = (cfg.inlier_distance_m as f64, cfg.silhouette_occluder_m as f64);
     let level = obs.pyramid.len() - 1;
     // (depth and mask agree, observed grey, model grey) per visible surfel
     let visible: Vec<(bool, f64, f64)> = (0..model.points.len())
@@ -192,11 +192,15 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
             }
             let (x, y) = (u.round() as u32, v.round() as u32);
             let observed = obs.frame.depth_m.get_pixel(x, y)[0] as f64;
-            if observed <= 0.0 || observed < p.z - 3.0 * tolerance {
+            let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
+            // Hidden, so neither for nor against the pose: behind the object's own nearer surface, or outside the
+            // mask behind anything nearer than the surfel (fingers lie within a centimetre of a held mug, and
+            // counted as disagreement they flagged a well-tracked mug as lost).
+            let occluder = if inside { 3.0 * tolerance } else { occluder_m };
+            if observed <= 0.0 || observed < p.z - occluder {
                 return None;
             }
             let (grey, _, _) = obs.pyramid.sample(level, u, v)?;
-            let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
             Some((inside && (observed - p.z).abs() < tolerance, grey, model.greys[i]))
         })
         .collect();
