@@ -312,14 +312,11 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
 
 #[test]
 fn model_agreement_leaves_out_what_an_occluder_outside_the_mask_hides() {
-    use splatrack::splats::seed::seed_from_frame;
-    use splatrack::tracker::geometry::downsample;
-
     let cfg = Config::default();
     let t = &cfg.tracking;
-    let mut frame = scene(ObjectKind::Box, MotionKind::Robot, 200).render(0);
+    let (scene, model) = scene_with_first_model(ObjectKind::Box, MotionKind::Robot, 200, 1, &cfg);
+    let mut frame = scene.render(0);
     let gt = frame.gt_pose.unwrap();
-    let model = seed_from_frame(&downsample(&frame, 2, cfg.seed.max_depth_step_m), &gt, &cfg.seed, None);
     let index = ModelIndex::new(&model, t).unwrap();
     // Fingers 5 mm above the box over the left 40% of its mask: out of the mask, just in front of the face.
     let mask = frame.object_mask.as_mut().unwrap();
