@@ -233,10 +233,16 @@ pub struct TrackingConfig {
     /// A correspondence is an inlier when its plane residual is below this (metres).
     pub inlier_distance_m: f32,
     /// A frame's fit is poor when the frame confirms less than this share of the model's visible surfels
-    /// (depth within `inlier_distance_m`, inside the mask); re-localisation that cannot do better means lost.
+    /// (depth within `inlier_distance_m` plus the slant allowance, inside the mask); re-localisation that cannot
+    /// do better means lost.
     pub lost_agreement: f32,
     /// ... and when less than this share of the observed points are inliers: both must fall.
     pub lost_inlier_ratio: f32,
+    /// Where a surfel lands on the image is this uncertain (pixels: rounding to a pixel, seeding at the mapping
+    /// resolution). On a surface seen at slant θ that spans this many pixel footprints times tan θ in depth,
+    /// which the agreement's depth tolerance adds: grazing surfels (the inner wall of a mug looked into) are
+    /// not disagreement at the right pose.
+    pub agreement_slant_px: f32,
     /// Grey levels (0–1) of a surfel and the frame within this of each other, after gain matching, agree
     /// (`photo_agreement`).
     pub agreement_grey: f32,
@@ -294,6 +300,7 @@ impl Default for TrackingConfig {
             inlier_distance_m: 0.005,
             lost_agreement: 0.5,
             lost_inlier_ratio: 0.7,
+            agreement_slant_px: 1.0,
             agreement_grey: 0.12,
             relocalise_after_frames: 3,
             keyframe_min_agreement: 0.7,

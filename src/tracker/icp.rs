@@ -27,8 +27,9 @@ pub struct IcpResult {
     /// Observed points used.
     pub points: usize,
     /// Share of the model's surfels the camera should see at the final pose (facing it, not hidden behind
-    /// something nearer) that the frame's depth confirms: within `inlier_distance_m`, inside the mask. Unlike
-    /// `inlier_ratio`, a face the model lacks does not lower it.
+    /// something nearer) that the frame's depth confirms: within `inlier_distance_m` (more where the surfel is
+    /// seen obliquely, see `agreement_slant_px`), inside the mask. Unlike `inlier_ratio`, a face the model lacks
+    /// does not lower it.
     pub agreement: f64,
     /// Share of those visible surfels whose grey level matches the frame's (after gain matching): what tells
     /// a pose from a turned pose of a symmetric shape. Lighting changes lower it, so it only compares poses
@@ -38,6 +39,10 @@ pub struct IcpResult {
 
 /// Twist steps below this (metres or radians) end a stage early.
 const CONVERGED: f64 = 1e-6;
+
+/// The cosine of the most oblique slant (about 87°) the agreement's depth tolerance grows to: edge-on it
+/// would be unbounded.
+const MIN_COS_SLANT: f64 = 0.05;
 
 /// What a frame offers to alignment: its masked points (camera frame) and, for the photometric term, the
 /// frame itself and its intensity pyramid.
@@ -181,6 +186,7 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
 pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &TrackingConfig) -> (f64, f64) {
     let k = &obs.frame.intrinsics;
     let (tolerance, occluder_m) = (cfg.inlier_distance_m as f64, cfg.silhouette_occluder_m as f64);
+    let slant_px = cfg.agreement_slant_px as f64;
     let level = obs.pyramid.len() - 1;
     // (depth and mask agree, observed grey, model grey) per visible surfel
     let visible: Vec<(bool, f64, f64)> = (0..model.points.len())
@@ -202,7 +208,10 @@ pub fn agreement(obs: &Observation, model: &ModelIndex, pose: &Pose, cfg: &Track
                 return None;
             }
             let (grey, _, _) = obs.pyramid.sample(level, u, v)?;
-            Some((inside && (observed - p.z).abs() < tolerance, grey, model.greys[i]))
+            let cos = (pose.rotation * model.normals[i]).dot(&p).abs() / p.norm();
+            let tan = (1.0 - cos * cos).max(0.0).sqrt() / cos.max(MIN_COS_SLANT);
+            let depth_tolerance = tolerance + slant_px * p.z / k.fx * tan;
+            Some((inside && (observed - p.z).abs() < depth_tolerance, grey, model.greys[i]))
         })
         .collect();
     let observed: f64 = visible.iter().map(|v| v.1).sum();
