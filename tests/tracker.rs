@@ -42,6 +42,30 @@ fn scene_with_first_model(
     (scene, model)
 }
 
+/// A model of every side `scene` shows in `frames` (every `step`-th), seeded at true poses where it has no
+/// surfel yet, as tracking seeds.
+fn model_of_every_side(
+    scene: &Scene,
+    frames: std::ops::Range<usize>,
+    step: usize,
+    cfg: &Config,
+) -> splatrack::splats::Splats {
+    use splatrack::splats::seed::seed_from_frame;
+    use splatrack::tracker::geometry::downsample;
+    let mut model = splatrack::splats::Splats::default();
+    for i in frames.step_by(step) {
+        let view = downsample(&scene.render(i), 2, cfg.seed.max_depth_step_m);
+        let pose = view.gt_pose.unwrap();
+        let index = ModelIndex::new(&model, &cfg.tracking);
+        let covered = |x: u32, y: u32| {
+            let object = |p: nalgebra::Vector3<f64>| (pose.inverse() * nalgebra::Point3::from(p)).coords;
+            index.as_ref().zip(view.back_project(x, y)).is_some_and(|(index, p)| index.covers(&object(p), 0.005))
+        };
+        model.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
+    }
+    model
+}
+
 /// What dense alignment reads of a frame besides the frame itself, built as tracking builds it from the
 /// frame's own mask (points every 2 px).
 struct Observed {
@@ -408,24 +432,11 @@ fn the_silhouette_does_not_pull_a_held_box_out_from_under_the_fingers() {
 
 #[test]
 fn model_agreement_tolerates_surfels_seen_edge_on_but_not_a_shifted_pose() {
-    use splatrack::splats::seed::seed_from_frame;
-    use splatrack::tracker::geometry::downsample;
     let cfg = Config::default();
     let t = &cfg.tracking;
     // Mug in hand, seed 4: around frame 162 the camera looks into the cup, much of the inner wall edge-on.
     let scene = scene_of_seed(ObjectKind::Mug, MotionKind::Inhand, 300, 4);
-    // Every side the mug shows, seeded at true poses where the model has no surfel yet, as tracking seeds.
-    let mut model = splatrack::splats::Splats::default();
-    for i in (0..300).step_by(10) {
-        let view = downsample(&scene.render(i), 2, cfg.seed.max_depth_step_m);
-        let pose = view.gt_pose.unwrap();
-        let index = ModelIndex::new(&model, t);
-        let covered = |x: u32, y: u32| {
-            let object = |p: nalgebra::Vector3<f64>| (pose.inverse() * nalgebra::Point3::from(p)).coords;
-            index.as_ref().zip(view.back_project(x, y)).is_some_and(|(index, p)| index.covers(&object(p), 0.005))
-        };
-        model.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
-    }
+    let model = model_of_every_side(&scene, 0..300, 10, &cfg);
     let index = ModelIndex::new(&model, t).unwrap();
     let frame = scene.render(162);
     let gt = frame.gt_pose.unwrap();
