@@ -308,19 +308,7 @@ fn model_agreement_ignores_faces_the_model_lacks_but_sees_a_turned_pose() {
 
     // The same shape turned half about its own axes: depth alone may agree, the texture does not. The model
     // now has the faces those turns bring into view, seeded from later frames at their true poses.
-    // As the tracker does, each view seeds only where the model has no surfel yet.
-    let mut all_sides = model.clone();
-    let position_only = splatrack::config::TrackingConfig { color_weight_m: 0.0, texture_radius_m: 0.0, ..*t };
-    for i in (10..200).step_by(10) {
-        let view = downsample(&scene.render(i), 2, cfg.seed.max_depth_step_m);
-        let pose = view.gt_pose.unwrap();
-        let index = ModelIndex::new(&all_sides, &position_only).unwrap();
-        let covered = |x: u32, y: u32| {
-            view.back_project(x, y)
-                .is_some_and(|p| index.covers(&(pose.inverse() * nalgebra::Point3::from(p)).coords, 0.005))
-        };
-        all_sides.extend(&seed_from_frame(&view, &pose, &cfg.seed, Some(&covered)));
-    }
+    let all_sides = model_of_every_side(&scene, 0..200, 10, &cfg);
     let whole = ModelIndex::new(&all_sides, t).unwrap();
     let right = at(&whole, &gt);
     for axis in [nalgebra::Vector3::x(), nalgebra::Vector3::y(), nalgebra::Vector3::z()] {
