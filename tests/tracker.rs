@@ -33,12 +33,8 @@ fn scene_with_first_model(
     seed: u64,
     cfg: &Config,
 ) -> (Scene, splatrack::splats::Splats) {
-    use splatrack::splats::seed::seed_from_frame;
-    use splatrack::tracker::geometry::downsample;
     let scene = scene_of_seed(object, motion, frames, seed);
-    let first = scene.render(0);
-    let pose = first.gt_pose.unwrap();
-    let model = seed_from_frame(&downsample(&first, 2, cfg.seed.max_depth_step_m), &pose, &cfg.seed, None);
+    let model = model_of_every_side(&scene, 0..1, 1, cfg);
     (scene, model)
 }
 
