@@ -207,6 +207,9 @@ pub struct TrackingConfig {
     /// (metres), on the model and in the frame alike: shading and highlights, which change smoothly across
     /// the surface and move with the light, cancel; print does not.
     pub texture_radius_m: f32,
+    /// ... and whose normal differs from its own by less than this (degrees): across a box's edge the two faces
+    /// are shaded differently in every view, and a mean over both carried that shading into the term.
+    pub texture_max_bend_deg: f32,
     /// Surfels fainter than this are left out of tracking (floaters on their way to being pruned).
     pub min_opacity: f32,
     /// Scale of the Cauchy weight on grey-level residuals (0–1): shading differs between keyframes and now.
@@ -290,6 +293,7 @@ impl Default for TrackingConfig {
             color_weight_m: 0.02,
             photometric_weight_m: 0.04,
             texture_radius_m: 0.012,
+            texture_max_bend_deg: 30.0,
             min_opacity: 0.3,
             photometric_sigma: 0.1,
             photometric_max_slant_deg: 60.0,

@@ -18,8 +18,9 @@ pub struct ModelIndex {
     pub colors: Vec<Vector3<f64>>,
     /// Per surfel: the mean of its colour channels, what the photometric term and agreement compare.
     pub greys: Vec<f64>,
-    /// Per surfel: the other surfels within the texture radius, nearest first (at most
-    /// [`MAX_NEIGHBOURS`]). Texture is compared against their mean (see [`super::photometric`]).
+    /// Per surfel: the other surfels within the texture radius on the same face (normals within
+    /// `texture_max_bend_deg`), nearest first (at most [`MAX_NEIGHBOURS`]). Texture is compared against their
+    /// mean (see [`super::photometric`]).
     pub neighbours: Vec<Vec<u32>>,
     color_weight_m: f64,
 }
@@ -39,6 +40,7 @@ impl ModelIndex {
     /// `cfg.texture_radius_m` bounds each surfel's neighbourhood.
     pub fn new(splats: &Splats, cfg: &TrackingConfig) -> Option<Self> {
         let (color_weight_m, texture_radius_m) = (cfg.color_weight_m as f64, cfg.texture_radius_m as f64);
+        let min_bend_cos = (cfg.texture_max_bend_deg as f64).to_radians().cos();
         let (mut points, mut normals, mut colors) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..splats.len() {
             if splats.opacity(i) < cfg.min_opacity {
@@ -56,14 +58,20 @@ impl ModelIndex {
         let coords: Vec<[f64; 3]> = points.iter().map(|p| [p.x, p.y, p.z]).collect();
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
         let greys = colors.iter().map(|c| c.sum() / 3.0).collect();
-        let limit = NonZero::new(MAX_NEIGHBOURS + 1).expect("not zero");
+        let limit = NonZero::new(2 * MAX_NEIGHBOURS + 1).expect("not zero");
         let neighbours = coords
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 let around =
                     positions.nearest_n_within::<SquaredEuclidean>(c, texture_radius_m * texture_radius_m, limit, true);
-                around.into_iter().map(|n| n.item as u32).filter(|&j| j as usize != i).take(MAX_NEIGHBOURS).collect()
+                let same_face = |j: usize| j != i && normals[i].dot(&normals[j]) >= min_bend_cos;
+                around
+                    .into_iter()
+                    .map(|n| n.item as u32)
+                    .filter(|&j| same_face(j as usize))
+                    .take(MAX_NEIGHBOURS)
+                    .collect()
             })
             .collect();
         Some(Self {
