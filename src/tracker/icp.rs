@@ -91,7 +91,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                 break;
             }
             if cfg.photometric_weight_m > 0.0 {
-                eq += photometric_rows(model, &pose, obs.frame, obs.pyramid, level, cfg, max_distance);
+                eq += photometric_rows(model, &pose, obs, level, cfg, max_distance);
             }
             if cfg.silhouette_weight > 0.0 {
                 eq += silhouette_rows(model, &pose, obs.frame, obs.silhouette, cfg);
