@@ -68,7 +68,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
     // Model colours are block averages at the mapping resolution: compare them with that pyramid level.
     let level = obs.pyramid.len() - 1;
     let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
-    for &max_distance in &cfg.icp_max_distance_m {
+    for (&max_distance, &photometric_sigma) in cfg.icp_max_distance_m.iter().zip(&cfg.photometric_sigma) {
         let max_distance = max_distance as f64;
         let sigma = max_distance / 3.0;
         for _ in 0..cfg.icp_iterations {
@@ -91,7 +91,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                 break;
             }
             if cfg.photometric_weight_m > 0.0 {
-                eq += photometric_rows(model, &pose, obs, level, cfg, max_distance);
+                eq += photometric_rows(model, &pose, obs, level, cfg, max_distance, photometric_sigma as f64);
             }
             if cfg.silhouette_weight > 0.0 {
                 eq += silhouette_rows(model, &pose, obs.frame, obs.silhouette, cfg);

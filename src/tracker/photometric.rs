@@ -107,9 +107,10 @@ impl IntensityPyramid {
 }
 
 /// The photometric residuals of every camera-facing, unoccluded model point (seen inside the mask, within
-/// `occlusion_m` of the frame's depth); `cfg.photometric_weight_m` converts grey levels to metres. Each point's
-/// grey level is taken relative to the mean of its visible neighbours (see [`ModelIndex::neighbours`]), in the
-/// frame and on the model alike, after matching the frame's brightness to the model's.
+/// `occlusion_m` of the frame's depth), under a Cauchy weight of scale `sigma`; `cfg.photometric_weight_m`
+/// converts grey levels to metres. Each point's grey level is taken relative to the mean of its visible
+/// neighbours (see [`ModelIndex::neighbours`]), in the frame and on the model alike, after matching the frame's
+/// brightness to the model's.
 pub fn photometric_rows(
     model: &ModelIndex,
     pose: &Pose,
@@ -117,10 +118,11 @@ pub fn photometric_rows(
     level: usize,
     cfg: &TrackingConfig,
     occlusion_m: f64,
+    sigma: f64,
 ) -> NormalEquations {
     let pyramid = obs.pyramid;
     let k = &pyramid.intrinsics;
-    let (weight, sigma) = (cfg.photometric_weight_m as f64, cfg.photometric_sigma as f64);
+    let weight = cfg.photometric_weight_m as f64;
     let min_facing_cos = (cfg.photometric_max_slant_deg as f64).to_radians().cos();
     let (w, hgt) = (k.width as f64, k.height as f64);
     // Per model point: the observed grey level there and how it changes with the pose.
