@@ -58,6 +58,7 @@ impl ModelIndex {
         let coords: Vec<[f64; 3]> = points.iter().map(|p| [p.x, p.y, p.z]).collect();
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
         let greys = colors.iter().map(|c| c.sum() / 3.0).collect();
+        // Twice the candidates kept: near an edge the same-face rule drops those on the other face.
         let limit = NonZero::new(2 * MAX_NEIGHBOURS + 1).expect("not zero");
         let neighbours = coords
             .iter()
