@@ -197,9 +197,6 @@ pub struct TrackingConfig {
     /// A correspondence counts only where the observed and model normals differ by less than this (degrees):
     /// points on a face the model does not have yet must not pull on the faces next to it.
     pub normal_agreement_deg: f32,
-    /// Colour's weight in the correspondence search: 1.0 colour difference counts as this many metres, so
-    /// texture pins the rotation about an axis of symmetry.
-    pub color_weight_m: f32,
     /// Photometric residuals (grey levels 0–1 of model surfels against the frame) count as this many metres;
     /// 0 turns the term off.
     pub photometric_weight_m: f32,
@@ -296,7 +293,6 @@ impl Default for TrackingConfig {
             icp_damping: 1e-4,
             diverged_inlier_drop: 0.02,
             normal_agreement_deg: 45.0,
-            color_weight_m: 0.02,
             photometric_weight_m: 0.04,
             texture_radius_m: 0.012,
             texture_max_bend_deg: 30.0,

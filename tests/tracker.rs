@@ -422,7 +422,7 @@ fn the_silhouette_does_not_pull_a_held_box_out_from_under_the_fingers() {
     let (scene, model) = scene_with_first_model(ObjectKind::Box, MotionKind::Inhand, 10, 2, &cfg);
     let frame = scene.render(4);
     let gt = frame.gt_pose.unwrap();
-    let t = splatrack::config::TrackingConfig { photometric_weight_m: 0.0, color_weight_m: 0.0, ..cfg.tracking };
+    let t = splatrack::config::TrackingConfig { photometric_weight_m: 0.0, ..cfg.tracking };
     let index = ModelIndex::new(&model, &t).unwrap();
     let observed = Observed::new(&frame, &t);
     let obs = observed.of(&frame);

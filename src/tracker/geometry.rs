@@ -5,11 +5,10 @@ use nalgebra::{Point3, Translation3, UnitQuaternion, Vector3, Vector6};
 
 use crate::frame::{Intrinsics, Mask, Pose, RgbdFrame};
 
-/// Object points seen in one frame, camera frame, with their colours (0–1).
+/// Object points seen in one frame, camera frame.
 #[derive(Debug, Clone, Default)]
 pub struct Cloud {
     pub points: Vec<Vector3<f64>>,
-    pub colors: Vec<Vector3<f64>>,
     /// Surface normals from depth (camera frame, facing the camera); zero where depth around the point is
     /// missing or jumps.
     pub normals: Vec<Vector3<f64>>,
@@ -44,7 +43,6 @@ pub fn observed_cloud(frame: &RgbdFrame, mask: &Mask, stride: u32, margin: u32, 
             }
             if let Some(p) = frame.back_project(x, y) {
                 cloud.points.push(p);
-                cloud.colors.push(frame.rgb.get_pixel(x, y).0.map(|c| c as f64 / 255.0).into());
                 cloud.normals.push(frame.depth_normal(x, y, normal_baseline, NORMAL_MAX_STEP_M).unwrap_or_default());
             }
         }

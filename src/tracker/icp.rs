@@ -1,6 +1,6 @@
-//! Dense frame-to-model alignment from a predicted pose, coarse to fine: point-to-plane ICP with
-//! colour-aware correspondences, plus a photometric term (texture) and a silhouette term (the mask's outline),
-//! each with a Cauchy robust weight. Gauss-Newton on a left twist of the object-to-camera pose.
+//! Dense frame-to-model alignment from a predicted pose, coarse to fine: point-to-plane ICP (correspondences
+//! nearest by position), plus a photometric term (texture) and a silhouette term (the mask's outline), each
+//! with a Cauchy robust weight. Gauss-Newton on a left twist of the object-to-camera pose.
 
 use nalgebra::{Matrix6, Point3, Vector3, Vector6};
 use rayon::prelude::*;
@@ -60,11 +60,6 @@ pub struct Observation<'a> {
 pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingConfig) -> IcpResult {
     let cloud = obs.cloud;
     let mut pose = *init;
-    let observed_brightness =
-        cloud.colors.iter().map(|c| c.sum() / 3.0).sum::<f64>() / cloud.colors.len().max(1) as f64;
-    // Lighting changes between frames: scale observed colours to the model's mean brightness.
-    let gain =
-        if observed_brightness > 1e-3 { (model.mean_brightness() / observed_brightness).clamp(0.5, 2.0) } else { 1.0 };
     // Model colours are block averages at the mapping resolution: compare them with that pyramid level.
     let level = obs.pyramid.len() - 1;
     let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
@@ -76,7 +71,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             let mut eq = NormalEquations::sum(cloud.points.len(), |i, eq| {
                 let p_c = &cloud.points[i];
                 let q = (to_object * Point3::from(*p_c)).coords;
-                let m = model.nearest(&q, &(cloud.colors[i] * gain)).index;
+                let m = model.nearest(&q).index;
                 let m_c = (pose * Point3::from(model.points[m])).coords;
                 let n_c = pose.rotation * model.normals[m];
                 let diff = p_c - m_c;
@@ -163,7 +158,7 @@ fn score(cloud: &Cloud, model: &ModelIndex, pose: Pose, cfg: &TrackingConfig) ->
         .zip(&cloud.normals)
         .map(|(p_c, n_obs)| {
             let q = (to_object * Point3::from(*p_c)).coords;
-            let m = model.nearest_position(&q).index;
+            let m = model.nearest(&q).index;
             let diff = q - model.points[m];
             let r = model.normals[m].dot(&diff).abs();
             let agrees = normals_agree(n_obs, &(pose.rotation * model.normals[m]), min_cos);

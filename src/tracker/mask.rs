@@ -38,7 +38,7 @@ pub fn propagate_mask(frame: &RgbdFrame, model: &ModelIndex, pose: &Pose, max_di
         for x in xa..xb {
             let Some(p) = frame.back_project(x, y) else { continue };
             let q = (to_object * Point3::from(p)).coords;
-            let m = model.nearest_position(&q).index;
+            let m = model.nearest(&q).index;
             if (q - model.points[m]).norm() < max_distance_m {
                 mask.put_pixel(x, y, image::Luma([255]));
             }
