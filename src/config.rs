@@ -172,7 +172,8 @@ impl Default for SeedConfig {
     }
 }
 
-/// Per-frame tracking: the dense point-to-plane ICP against the model, with colour-aware correspondences.
+/// Per-frame tracking: dense alignment to the model (point-to-plane ICP, photometric, silhouette and feature
+/// terms), loss detection, re-localisation and keyframe candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrackingConfig {
