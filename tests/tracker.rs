@@ -24,6 +24,11 @@ fn scene_of_seed(object: ObjectKind, motion: MotionKind, frames: usize, seed: u6
     Scene::new(SequenceSpec { object, motion, frames, width: 320, height: 240, seed })
 }
 
+/// A 300-frame scene at the camera's 640×480, where thin print stays sharp.
+fn full_size_scene(object: ObjectKind, motion: MotionKind, seed: u64) -> Scene {
+    Scene::new(SequenceSpec { object, motion, frames: 300, width: 640, height: 480, seed })
+}
+
 /// A 320×240 scene of `object` moving by `motion` (generator seed `seed`), and a model seeded from its first
 /// frame at the true pose, halved as tracking halves frames for seeding.
 fn scene_with_first_model(
@@ -94,14 +99,24 @@ fn mean_error_from_previous_deg(
     frames: &[usize],
     t: &splatrack::config::TrackingConfig,
 ) -> f64 {
+    mean_error_deg(scene, model, frames, t, |k| scene.render(k - 1).gt_pose.unwrap())
+}
+
+/// Mean rotation error (degrees) of aligning each frame `k` of `frames` of `scene` to `model` from `start(k)`.
+fn mean_error_deg(
+    scene: &Scene,
+    model: &splatrack::splats::Splats,
+    frames: &[usize],
+    t: &splatrack::config::TrackingConfig,
+    start: impl Fn(usize) -> Pose,
+) -> f64 {
     let index = ModelIndex::new(model, t).unwrap();
     let total: f64 = frames
         .iter()
         .map(|&k| {
             let frame = scene.render(k);
-            let start = scene.render(k - 1).gt_pose.unwrap();
             let observed = Observed::new(&frame, t);
-            pose_errors(&align(&observed.of(&frame), &index, &start, t).pose, &frame.gt_pose.unwrap()).0
+            pose_errors(&align(&observed.of(&frame), &index, &start(k), t).pose, &frame.gt_pose.unwrap()).0
         })
         .sum();
     total / frames.len() as f64
@@ -464,12 +479,12 @@ fn texture_is_compared_within_a_face_so_a_box_edge_does_not_turn_the_box() {
     let t = &cfg.tracking;
     let scene = scene_of_seed(ObjectKind::Box, MotionKind::Robot, 300, 2);
     let model = model_of_every_side(&scene, 0..300, 10, &cfg);
-    let mean_error_deg = |t: &splatrack::config::TrackingConfig| {
+    let error_with = |t: &splatrack::config::TrackingConfig| {
         mean_error_from_previous_deg(&scene, &model, &[8, 12, 16, 20, 24, 28], t)
     };
     // Local means over both faces carry that shading into the term: the true pose is off by 0.3° on average.
-    let across = mean_error_deg(&splatrack::config::TrackingConfig { texture_max_bend_deg: 180.0, ..*t });
-    let within = mean_error_deg(t);
+    let across = error_with(&splatrack::config::TrackingConfig { texture_max_bend_deg: 180.0, ..*t });
+    let within = error_with(t);
     assert!(within < 0.2, "texture compared within faces: {within:.2}° off (across edges: {across:.2}°)");
 }
 
@@ -480,22 +495,14 @@ fn dense_alignment_keeps_up_with_a_bottle_spinning_three_degrees_a_frame() {
     // true pose; the model has every side, seeded at true poses.
     let cfg = Config::default();
     let t = &cfg.tracking;
-    let spec = SequenceSpec {
-        object: ObjectKind::Bottle,
-        motion: MotionKind::Inhand,
-        frames: 300,
-        width: 640,
-        height: 480,
-        seed: 5,
-    };
-    let scene = Scene::new(spec);
+    let scene = full_size_scene(ObjectKind::Bottle, MotionKind::Inhand, 5);
     let model = model_of_every_side(&scene, 0..300, 10, &cfg);
-    let mean_error_deg =
+    let error_with =
         |t: &splatrack::config::TrackingConfig| mean_error_from_previous_deg(&scene, &model, &[102, 111, 120], t);
     // One narrow robust weight at every stage (0.1) made up a quarter of each turn (2.1° of 2.9° left), a lag
     // that grew frame by frame.
-    let narrow = mean_error_deg(&splatrack::config::TrackingConfig { photometric_sigma: [0.1; 3], ..*t });
-    let staged = mean_error_deg(t);
+    let narrow = error_with(&splatrack::config::TrackingConfig { photometric_sigma: [0.1; 3], ..*t });
+    let staged = error_with(t);
     assert!(staged < 1.5, "{staged:.2}° left of a 2.9° turn (narrow weight throughout: {narrow:.2}°)");
 }
 
@@ -507,29 +514,15 @@ fn shading_on_a_plain_side_does_not_hold_a_turning_bottle_back() {
     // true motion carries the previous true pose.
     let cfg = Config::default();
     let t = &cfg.tracking;
-    let spec = SequenceSpec {
-        object: ObjectKind::Bottle,
-        motion: MotionKind::Robot,
-        frames: 300,
-        width: 640,
-        height: 480,
-        seed: 1,
-    };
-    let scene = Scene::new(spec);
+    let scene = full_size_scene(ObjectKind::Bottle, MotionKind::Robot, 1);
     let model = model_of_every_side(&scene, 0..300, 10, &cfg);
-    let index = ModelIndex::new(&model, t).unwrap();
-    let frames = [33, 36, 39, 42];
-    let mut total = 0.0;
-    for k in frames {
-        let frame = scene.render(k);
+    let true_turn = |k: usize| {
         let (before, last) = (scene.render(k - 2).gt_pose.unwrap(), scene.render(k - 1).gt_pose.unwrap());
-        let start = Pose::from_parts(
+        Pose::from_parts(
             (last.translation.vector * 2.0 - before.translation.vector).into(),
             last.rotation * before.rotation.inverse() * last.rotation,
-        );
-        let observed = Observed::new(&frame, t);
-        total += pose_errors(&align(&observed.of(&frame), &index, &start, t).pose, &frame.gt_pose.unwrap()).0;
-    }
-    let mean = total / frames.len() as f64;
+        )
+    };
+    let mean = mean_error_deg(&scene, &model, &[33, 36, 39, 42], t, true_turn);
     assert!(mean < 0.8, "aligned {mean:.2}° off the true pose from a start on its true turn");
 }
