@@ -11,6 +11,7 @@ use std::num::NonZero;
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use nalgebra::Vector3;
+use rayon::prelude::*;
 
 use crate::config::TrackingConfig;
 use crate::splats::Splats;
@@ -60,8 +61,9 @@ impl ModelIndex {
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
         // Twice the candidates kept: near an edge the same-face rule drops those on the other face.
         let limit = NonZero::new(2 * MAX_NEIGHBOURS + 1).expect("not zero");
+        // Every surfel's query is independent: in parallel, this is no longer most of a keyframe's cost.
         let neighbours = coords
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(i, c)| {
                 let around =
