@@ -12,17 +12,38 @@ use crate::frame::{Mask, Pose, RgbdFrame};
 const MAX_DISTANCE_PX: f32 = 40.0;
 
 /// For every pixel, the distance to the nearest mask pixel (0 inside), by a two-pass 3-4 chamfer transform.
+/// Computed only over the mask's bounding box grown by [`MAX_DISTANCE_PX`]: every pixel beyond lies at least
+/// that far from the mask, so its distance is the clipped one anyway, and no shorter path runs through it.
 pub struct MaskDistance {
     width: usize,
     height: usize,
+    /// The computed box: its top-left pixel and size.
+    x0: usize,
+    y0: usize,
+    box_width: usize,
+    box_height: usize,
     values: Vec<f32>,
 }
 
 impl MaskDistance {
     /// The transform of `mask`.
     pub fn new(mask: &Mask) -> Self {
-        let (w, h) = (mask.width() as usize, mask.height() as usize);
-        let mut d: Vec<f32> = mask.pixels().map(|p| if p[0] > 0 { 0.0 } else { MAX_DISTANCE_PX }).collect();
+        let (width, height) = (mask.width() as usize, mask.height() as usize);
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for (x, y, p) in mask.enumerate_pixels() {
+            if p[0] > 0 {
+                (x0, y0) = (x0.min(x as usize), y0.min(y as usize));
+                (x1, y1) = (x1.max(x as usize + 1), y1.max(y as usize + 1));
+            }
+        }
+        let margin = MAX_DISTANCE_PX as usize + 1;
+        let (x0, y0) = (x0.min(width).saturating_sub(margin), y0.min(height).saturating_sub(margin));
+        let (w, h) = ((x1 + margin).min(width).saturating_sub(x0), (y1 + margin).min(height).saturating_sub(y0));
+        let mut d: Vec<f32> = (0..w * h)
+            .map(
+                |i| if mask.get_pixel((x0 + i % w) as u32, (y0 + i / w) as u32)[0] > 0 { 0.0 } else { MAX_DISTANCE_PX },
+            )
+            .collect();
         let (a, b) = (1.0f32, 4.0f32 / 3.0);
         for y in 0..h {
             for x in 0..w {
@@ -60,12 +81,17 @@ impl MaskDistance {
                 d[y * w + x] = v;
             }
         }
-        Self { width: w, height: h, values: d }
+        Self { width, height, x0, y0, box_width: w, box_height: h, values: d }
     }
 
     /// Distance at integer pixel (x, y).
     pub fn at(&self, x: usize, y: usize) -> f32 {
-        self.values[y * self.width + x]
+        let (bx, by) = (x.wrapping_sub(self.x0), y.wrapping_sub(self.y0));
+        if bx < self.box_width && by < self.box_height {
+            self.values[by * self.box_width + bx]
+        } else {
+            MAX_DISTANCE_PX
+        }
     }
 
     /// Distance and its gradient at the nearest pixel to (u, v) (pixel-centre coordinates), None at the border.
@@ -133,5 +159,17 @@ mod tests {
         assert_eq!(d.at(12, 4), 3.0, "three pixels right of the mask");
         assert_eq!(d.at(7, 0), 3.0, "three pixels above");
         assert!((d.at(12, 0) - 4.0).abs() < 1e-5, "three diagonal steps of 4/3");
+    }
+
+    #[test]
+    fn far_from_a_small_mask_the_distance_is_the_clipped_one() {
+        let mut mask = Mask::new(300, 200);
+        mask.put_pixel(20, 30, image::Luma([255]));
+        let d = MaskDistance::new(&mask);
+        assert_eq!(d.at(20, 30), 0.0);
+        assert_eq!(d.at(50, 30), 30.0, "thirty pixels right, inside the computed box");
+        assert_eq!(d.at(20, 69), 39.0);
+        assert_eq!(d.at(250, 150), MAX_DISTANCE_PX, "far off: clipped");
+        assert_eq!(MaskDistance::new(&Mask::new(30, 20)).at(5, 5), MAX_DISTANCE_PX, "no mask at all");
     }
 }
