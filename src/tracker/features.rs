@@ -16,7 +16,7 @@ use nalgebra::{Point3, Vector3, Vector6};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use super::geometry::{ray_jacobians, rigid_fit};
+use super::geometry::{mask_box, ray_jacobians, rigid_fit};
 use super::normal_equations::NormalEquations;
 use crate::config::FeatureConfig;
 use crate::frame::{Mask, Pose, RgbdFrame};
@@ -74,18 +74,7 @@ fn pattern() -> &'static [[(f32, f32); 2]; 256] {
 
 /// The grey image of `frame` inside the mask's bounding box grown by the patch border, and the box's corner.
 fn grey_crop(frame: &RgbdFrame, mask: &Mask) -> Option<(GrayImage, u32, u32)> {
-    let (w, h) = mask.dimensions();
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for (x, y, p) in mask.enumerate_pixels() {
-        if p[0] > 0 {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-    }
-    if x0 > x1 {
-        return None;
-    }
-    let (x0, y0) = (x0.saturating_sub(BORDER), y0.saturating_sub(BORDER));
-    let (x1, y1) = ((x1 + BORDER).min(w - 1), (y1 + BORDER).min(h - 1));
+    let (x0, y0, x1, y1) = mask_box(mask, BORDER)?;
     let crop = GrayImage::from_fn(x1 - x0 + 1, y1 - y0 + 1, |x, y| {
         let p = frame.rgb.get_pixel(x0 + x, y0 + y);
         image::Luma([((p[0] as u32 + p[1] as u32 + p[2] as u32) / 3) as u8])

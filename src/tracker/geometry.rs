@@ -55,6 +55,21 @@ pub fn mask_area(mask: &Mask) -> usize {
     mask.pixels().filter(|p| p[0] > 0).count()
 }
 
+/// The bounding box of the pixels set in `mask`, grown by `margin` and clipped to the image: first and last
+/// column, first and last row. None when no pixel is set.
+pub fn mask_box(mask: &Mask, margin: u32) -> Option<(u32, u32, u32, u32)> {
+    let (w, h) = mask.dimensions();
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in mask.enumerate_pixels() {
+        if p[0] > 0 {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    (x0 <= x1).then(|| {
+        (x0.saturating_sub(margin), y0.saturating_sub(margin), (x1 + margin).min(w - 1), (y1 + margin).min(h - 1))
+    })
+}
+
 /// `frame` at 1/`factor` of its size, for fitting: colour averaged over each block, masks taken at the block's
 /// centre pixel, depth averaged over the block's pixels on the centre pixel's surface (within `surface_step_m`
 /// of its depth; averaging across a silhouette would invent surfaces). One pixel's depth carries all its

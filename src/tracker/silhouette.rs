@@ -2,6 +2,7 @@
 //! object mask. Outside it they are pulled in along the mask's distance transform. This pins the in-plane
 //! sliding and turning that depth leaves free on flat, plain faces (the red bottom of a box).
 
+use super::geometry::mask_box;
 use super::icp::{add_image_residual, cauchy, facing_projection};
 use super::model_index::ModelIndex;
 use super::normal_equations::NormalEquations;
@@ -29,16 +30,11 @@ impl MaskDistance {
     /// The transform of `mask`.
     pub fn new(mask: &Mask) -> Self {
         let (width, height) = (mask.width() as usize, mask.height() as usize);
-        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-        for (x, y, p) in mask.enumerate_pixels() {
-            if p[0] > 0 {
-                (x0, y0) = (x0.min(x as usize), y0.min(y as usize));
-                (x1, y1) = (x1.max(x as usize + 1), y1.max(y as usize + 1));
-            }
-        }
-        let margin = MAX_DISTANCE_PX as usize + 1;
-        let (x0, y0) = (x0.min(width).saturating_sub(margin), y0.min(height).saturating_sub(margin));
-        let (w, h) = ((x1 + margin).min(width).saturating_sub(x0), (y1 + margin).min(height).saturating_sub(y0));
+        // Beyond the clip distance, plus one pixel: there every distance is the clipped one.
+        let (x0, y0, w, h) = match mask_box(mask, MAX_DISTANCE_PX as u32 + 1) {
+            Some((x0, y0, x1, y1)) => (x0 as usize, y0 as usize, (x1 - x0 + 1) as usize, (y1 - y0 + 1) as usize),
+            None => (0, 0, 0, 0),
+        };
         let mut d: Vec<f32> = (0..w * h)
             .map(
                 |i| if mask.get_pixel((x0 + i % w) as u32, (y0 + i / w) as u32)[0] > 0 { 0.0 } else { MAX_DISTANCE_PX },
