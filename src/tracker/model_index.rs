@@ -61,7 +61,8 @@ impl ModelIndex {
         let positions: ImmutableKdTree<f64, 3> = ImmutableKdTree::new_from_slice(&coords);
         // Twice the candidates kept: near an edge the same-face rule drops those on the other face.
         let limit = NonZero::new(2 * MAX_NEIGHBOURS + 1).expect("not zero");
-        // Every surfel's query is independent: in parallel, this is no longer most of a keyframe's cost.
+        // Every surfel's query is independent, so they run in parallel: one after another they were the largest
+        // share of a keyframe candidate's cost (box in hand, seed 4: the keyframe stage took 20 ms a frame, now 12).
         let neighbours = coords
             .par_iter()
             .enumerate()
