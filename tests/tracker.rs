@@ -87,7 +87,14 @@ impl Observed {
 
     /// The observation of `frame`, without feature anchors.
     fn of<'a>(&'a self, frame: &'a RgbdFrame) -> Observation<'a> {
-        Observation { cloud: &self.cloud, frame, pyramid: &self.pyramid, silhouette: &self.silhouette, anchors: &[] }
+        Observation {
+            cloud: &self.cloud,
+            frame,
+            pyramid: &self.pyramid,
+            silhouette: &self.silhouette,
+            anchors: &[],
+            previous: None,
+        }
     }
 }
 
@@ -525,4 +532,44 @@ fn shading_on_a_plain_side_does_not_hold_a_turning_bottle_back() {
     };
     let mean = mean_error_deg(&scene, &model, &[33, 36, 39, 42], t, true_turn);
     assert!(mean < 0.8, "aligned {mean:.2}° off the true pose from a start on its true turn");
+}
+
+#[test]
+fn the_previous_frame_s_texture_turns_a_bottle_its_depth_cannot_turn() {
+    // Bottle in hand, seed 5, at 640×480: frames 102–120 spin about the bottle's axis by about 3° a frame with
+    // the printed label in view. Depth cannot see that turn, and here the model's colours are left out (as if
+    // none were known yet): only the previous frame's texture, read where the previous frame's true pose puts
+    // the model's points, can show it. Each frame starts from the previous frame's true pose.
+    use splatrack::tracker::photometric::PreviousView;
+    let cfg = Config::default();
+    let scene = full_size_scene(ObjectKind::Bottle, MotionKind::Inhand, 5);
+    let index = ModelIndex::new(&model_of_every_side(&scene, 0..300, 10, &cfg), &cfg.tracking).unwrap();
+    let mean_error = |previous_frame_weight_m: f32| {
+        let t =
+            splatrack::config::TrackingConfig { photometric_weight_m: 0.0, previous_frame_weight_m, ..cfg.tracking };
+        let frames = [102, 108, 114, 120];
+        let total: f64 = frames
+            .iter()
+            .map(|&k| {
+                let (before, frame) = (scene.render(k - 1), scene.render(k));
+                let start = before.gt_pose.unwrap();
+                let previous = PreviousView {
+                    pyramid: IntensityPyramid::new(&before, 2),
+                    depth: before.depth_m.clone(),
+                    silhouette: MaskDistance::new(before.object_mask.as_ref().unwrap()),
+                    pose: start,
+                };
+                let observed = Observed::new(&frame, &t);
+                let obs = Observation { previous: Some(&previous), ..observed.of(&frame) };
+                pose_errors(&align(&obs, &index, &start, &t).pose, &frame.gt_pose.unwrap()).0
+            })
+            .sum();
+        total / frames.len() as f64
+    };
+    // At 0.16 m per grey level, eight times the default weight, so that the term speaks for itself (at the
+    // default it adds to the model's colours): it makes up about half of each turn (2.7° left without it, 1.4°
+    // with it). What holds the rest back is not known yet; the glossy print's highlights, which stay with the
+    // light, are a suspect.
+    let (without, with) = (mean_error(0.0), mean_error(0.16));
+    assert!(with < 0.7 * without, "{with:.2}° off with the previous frame, {without:.2}° without");
 }

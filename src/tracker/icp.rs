@@ -9,7 +9,7 @@ use super::features::{Anchor, ray_rows};
 use super::geometry::{Cloud, ray_jacobians};
 use super::model_index::ModelIndex;
 use super::normal_equations::NormalEquations;
-use super::photometric::{IntensityPyramid, brightness_gain, photometric_rows};
+use super::photometric::{IntensityPyramid, PreviousView, brightness_gain, photometric_rows};
 use super::silhouette::{MaskDistance, silhouette_rows};
 use crate::config::TrackingConfig;
 use crate::frame::Pose;
@@ -53,6 +53,8 @@ pub struct Observation<'a> {
     pub silhouette: &'a MaskDistance,
     /// Feature matches to keyframes that agree on one pose (see [`super::features`]); may be empty.
     pub anchors: &'a [Anchor],
+    /// The frame before, where it was tracked well: its texture at the model's points.
+    pub previous: Option<&'a PreviousView>,
 }
 
 /// Aligns the observation to `model` (object frame) starting from `init`: one stage per entry of
@@ -63,6 +65,11 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
     // Model colours are block averages at the mapping resolution: compare them with that pyramid level.
     let level = obs.pyramid.len() - 1;
     let min_cos = (cfg.normal_agreement_deg as f64).to_radians().cos();
+    // The previous frame's grey levels at the model's points, read once with the finest depth window.
+    let previous = obs.previous.filter(|_| cfg.previous_frame_weight_m > 0.0).map(|p| {
+        let occlusion_m = cfg.icp_max_distance_m.last().copied().unwrap_or_default() as f64;
+        p.greys(model, level, cfg, occlusion_m)
+    });
     for (&max_distance, &photometric_sigma) in cfg.icp_max_distance_m.iter().zip(&cfg.photometric_sigma) {
         let max_distance = max_distance as f64;
         let sigma = max_distance / 3.0;
@@ -85,8 +92,9 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
             if eq.used < 6 {
                 break;
             }
-            if cfg.photometric_weight_m > 0.0 {
-                eq += photometric_rows(model, &pose, obs, level, cfg, max_distance, photometric_sigma as f64);
+            if cfg.photometric_weight_m > 0.0 || previous.is_some() {
+                let sigma = photometric_sigma as f64;
+                eq += photometric_rows(model, &pose, obs, previous.as_deref(), level, cfg, max_distance, sigma);
             }
             if cfg.silhouette_weight > 0.0 {
                 eq += silhouette_rows(model, &pose, obs.frame, obs.silhouette, cfg);

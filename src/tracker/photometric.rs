@@ -7,6 +7,9 @@
 //! model's colours were seen under other light: plain grey levels carry that shading and the highlights of
 //! glossy print, which stay with the light while the object turns, and the term then held the pose back
 //! (a bottle turning about its axis lagged by up to 2° a frame; a box face turning away drifted by centimetres).
+//!
+//! The same comparison runs against the grey levels the previous frame showed at the model's points: a view a
+//! few degrees away, under nearly the same light.
 
 use nalgebra::Vector6;
 use rayon::prelude::*;
@@ -14,8 +17,9 @@ use rayon::prelude::*;
 use super::icp::{Observation, cauchy, facing_projection, image_jacobian};
 use super::model_index::ModelIndex;
 use super::normal_equations::NormalEquations;
+use super::silhouette::MaskDistance;
 use crate::config::TrackingConfig;
-use crate::frame::{Intrinsics, Pose, RgbdFrame};
+use crate::frame::{DepthImage, Intrinsics, Pose, RgbdFrame};
 
 /// Grey levels (0–1) of a frame at 1, 1/2, 1/4 … resolution.
 pub struct IntensityPyramid {
@@ -106,35 +110,57 @@ impl IntensityPyramid {
     }
 }
 
-/// The photometric residuals of every camera-facing, unoccluded model point (seen inside the mask, within
-/// `occlusion_m` of the frame's depth), under a Cauchy weight of scale `sigma`; `cfg.photometric_weight_m`
-/// converts grey levels to metres. Each point's grey level is taken relative to the mean of its visible
-/// neighbours (see [`ModelIndex::neighbours`]), in the frame and on the model alike, after matching the frame's
-/// brightness to the model's.
-pub fn photometric_rows(
+/// What the camera saw of the model in one frame: the frame's intensities, depth and mask, and the pose
+/// tracked there (or tried).
+struct View<'a> {
+    pyramid: &'a IntensityPyramid,
+    depth: &'a DepthImage,
+    silhouette: &'a MaskDistance,
+    pose: Pose,
+}
+
+/// The previous frame as the next one compares against it (see [`previous_frame_rows`]).
+pub struct PreviousView {
+    pub pyramid: IntensityPyramid,
+    pub depth: DepthImage,
+    pub silhouette: MaskDistance,
+    pub pose: Pose,
+}
+
+impl PreviousView {
+    fn view(&self) -> View<'_> {
+        View { pyramid: &self.pyramid, depth: &self.depth, silhouette: &self.silhouette, pose: self.pose }
+    }
+
+    /// Per model point: its grey level in the previous frame, where that frame saw it (at `level`, with the
+    /// depth window `occlusion_m`).
+    pub fn greys(&self, model: &ModelIndex, level: usize, cfg: &TrackingConfig, occlusion_m: f64) -> Vec<Option<f64>> {
+        seen_points(model, &self.view(), level, cfg, occlusion_m).into_iter().map(|s| s.map(|(grey, _)| grey)).collect()
+    }
+}
+
+/// Per model point, where `view` sees it camera-facing and unoccluded (inside the mask, within `occlusion_m`
+/// of the frame's depth, slanted less than `cfg.photometric_max_slant_deg`): the grey level there and how it
+/// changes with the pose.
+fn seen_points(
     model: &ModelIndex,
-    pose: &Pose,
-    obs: &Observation,
+    view: &View,
     level: usize,
     cfg: &TrackingConfig,
     occlusion_m: f64,
-    sigma: f64,
-) -> NormalEquations {
-    let pyramid = obs.pyramid;
-    let k = &pyramid.intrinsics;
-    let weight = cfg.photometric_weight_m as f64;
+) -> Vec<Option<(f64, Vector6<f64>)>> {
+    let k = &view.pyramid.intrinsics;
     let min_facing_cos = (cfg.photometric_max_slant_deg as f64).to_radians().cos();
     let (w, hgt) = (k.width as f64, k.height as f64);
-    // Per model point: the observed grey level there and how it changes with the pose.
-    let seen: Vec<Option<(f64, Vector6<f64>)>> = (0..model.points.len())
+    (0..model.points.len())
         .into_par_iter()
         .map(|i| {
             let n = &model.normals[i];
-            let (p, u, v) = facing_projection(pose, k, &model.points[i], n)?;
+            let (p, u, v) = facing_projection(&view.pose, k, &model.points[i], n)?;
             if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= hgt - 1.0 {
                 return None;
             }
-            if -(pose.rotation * n).dot(&p.normalize()) < min_facing_cos {
+            if -(view.pose.rotation * n).dot(&p.normalize()) < min_facing_cos {
                 return None;
             }
             // Seen by the camera here, not hidden by the object itself nor by a hand: fingers on a held box lie
@@ -142,38 +168,80 @@ pub fn photometric_rows(
             // seed 1, at a Cauchy scale of 0.5 throughout: ADD 22 with them, 89 without); the mask leaves them
             // out.
             let (x, y) = (u.round() as u32, v.round() as u32);
-            let observed = obs.frame.depth_m.get_pixel(x, y)[0] as f64;
-            let inside = obs.silhouette.at(x as usize, y as usize) == 0.0;
+            let observed = view.depth.get_pixel(x, y)[0] as f64;
+            let inside = view.silhouette.at(x as usize, y as usize) == 0.0;
             if !(inside && observed > 0.0 && (observed - p.z).abs() < occlusion_m) {
                 return None;
             }
-            let (grey, gx, gy) = pyramid.sample(level, u, v)?;
+            let (grey, gx, gy) = view.pyramid.sample(level, u, v)?;
             Some((grey, image_jacobian(&p, k, (gx, gy))))
         })
-        .collect();
-    let (mut model_sum, mut observed_sum) = (0.0, 0.0);
-    for (own, model_grey) in seen.iter().zip(&model.greys) {
-        if let Some((grey, _)) = own {
-            (model_sum, observed_sum) = (model_sum + model_grey, observed_sum + grey);
+        .collect()
+}
+
+/// The photometric residuals of every camera-facing, unoccluded model point, under a Cauchy weight of scale
+/// `sigma` (see [`contrast_rows`]): against the model's colours, weighted by `cfg.photometric_weight_m`
+/// (metres per grey level), and, where the previous frame saw the point too, against the grey level it showed
+/// there (`previous`, from [`PreviousView::greys`]), weighted by `cfg.previous_frame_weight_m`. The model's
+/// colours carry the shading of keyframes seen tens of degrees away, which holds a turn back; the previous
+/// frame's, that of a view a few degrees away.
+#[allow(clippy::too_many_arguments)]
+pub fn photometric_rows(
+    model: &ModelIndex,
+    pose: &Pose,
+    obs: &Observation,
+    previous: Option<&[Option<f64>]>,
+    level: usize,
+    cfg: &TrackingConfig,
+    occlusion_m: f64,
+    sigma: f64,
+) -> NormalEquations {
+    let view = View { pyramid: obs.pyramid, depth: &obs.frame.depth_m, silhouette: obs.silhouette, pose: *pose };
+    let seen = seen_points(model, &view, level, cfg, occlusion_m);
+    let mut eq = NormalEquations::default();
+    if cfg.photometric_weight_m > 0.0 {
+        eq += contrast_rows(model, &seen, |i| Some(model.greys[i]), cfg.photometric_weight_m as f64, sigma);
+    }
+    if let Some(previous) = previous.filter(|_| cfg.previous_frame_weight_m > 0.0) {
+        eq += contrast_rows(model, &seen, |i| previous[i], cfg.previous_frame_weight_m as f64, sigma);
+    }
+    eq
+}
+
+/// Residuals of the grey levels `seen` now against `reference` ones, each relative to the mean of its visible
+/// neighbours (see [`ModelIndex::neighbours`]) that have both, after matching the frame's brightness to the
+/// reference's; `weight` converts grey levels to metres.
+fn contrast_rows(
+    model: &ModelIndex,
+    seen: &[Option<(f64, Vector6<f64>)>],
+    reference: impl Fn(usize) -> Option<f64> + Sync,
+    weight: f64,
+    sigma: f64,
+) -> NormalEquations {
+    let both = |i: usize| Some((seen[i].as_ref()?, reference(i)?));
+    let (mut reference_sum, mut observed_sum) = (0.0, 0.0);
+    for i in 0..seen.len() {
+        if let Some(((grey, _), reference_grey)) = both(i) {
+            (reference_sum, observed_sum) = (reference_sum + reference_grey, observed_sum + grey);
         }
     }
-    let gain = brightness_gain(model_sum, observed_sum);
+    let gain = brightness_gain(reference_sum, observed_sum);
     NormalEquations::sum(seen.len(), |i, eq| {
-        let Some((grey, row)) = &seen[i] else { return };
-        // Sums over the visible neighbours: observed grey, its Jacobian row, model grey.
-        let (mut count, mut observed_sum, mut row_sum, mut model_sum) = (0usize, 0.0, Vector6::zeros(), 0.0);
+        let Some(((grey, row), reference_grey)) = both(i) else { return };
+        // Sums over the visible neighbours: observed grey, its Jacobian row, reference grey.
+        let (mut count, mut observed_sum, mut row_sum, mut reference_sum) = (0usize, 0.0, Vector6::zeros(), 0.0);
         for &j in &model.neighbours[i] {
-            if let Some((o, r)) = &seen[j as usize] {
-                (count, observed_sum, row_sum, model_sum) =
-                    (count + 1, observed_sum + o, row_sum + r, model_sum + model.greys[j as usize]);
+            if let Some(((o, r), g)) = both(j as usize) {
+                (count, observed_sum, row_sum, reference_sum) =
+                    (count + 1, observed_sum + o, row_sum + r, reference_sum + g);
             }
         }
         if count < MIN_NEIGHBOURS {
             return;
         }
         let share = 1.0 / count as f64;
-        let (observed_mean, row_mean, model_mean) = (observed_sum * share, row_sum * share, model_sum * share);
-        let r = gain * (grey - observed_mean) - (model.greys[i] - model_mean);
+        let (observed_mean, row_mean, reference_mean) = (observed_sum * share, row_sum * share, reference_sum * share);
+        let r = gain * (grey - observed_mean) - (reference_grey - reference_mean);
         eq.add_row(&((row - row_mean) * (gain * weight)), r * weight, cauchy(r, sigma));
     })
 }

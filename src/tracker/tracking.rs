@@ -18,7 +18,7 @@ use super::keyframes::KeyframeInfo;
 use super::mapping::MapSnapshot;
 use super::mask::propagate_mask;
 use super::model_index::ModelIndex;
-use super::photometric::IntensityPyramid;
+use super::photometric::{IntensityPyramid, PreviousView};
 use super::silhouette::MaskDistance;
 use crate::config::Config;
 use crate::frame::{Mask, Pose, RgbdFrame};
@@ -122,6 +122,8 @@ pub struct FrameTracker {
     jumped: bool,
     /// Every candidate's features, with its pose refined as mapping publishes poses.
     keyframe_features: Vec<KeyframeFeatures>,
+    /// The last frame, where it was tracked and not re-localised: the next frame's texture is compared with it.
+    previous_view: Option<PreviousView>,
     fitter: Option<Fitter>,
 }
 
@@ -147,6 +149,7 @@ impl FrameTracker {
             weak_streak: 0,
             jumped: false,
             keyframe_features: Vec::new(),
+            previous_view: None,
             fitter,
         }
     }
@@ -219,7 +222,15 @@ impl FrameTracker {
         let t_icp = Instant::now();
         let pyramid = IntensityPyramid::new(frame, self.cfg.mapping.downsample.max(1).ilog2() as usize + 1);
         let silhouette = MaskDistance::new(&mask);
-        let obs = Observation { cloud: &cloud, frame, pyramid: &pyramid, silhouette: &silhouette, anchors: &anchors };
+        let previous = self.previous_view.as_ref();
+        let obs = Observation {
+            cloud: &cloud,
+            frame,
+            pyramid: &pyramid,
+            silhouette: &silhouette,
+            anchors: &anchors,
+            previous,
+        };
         let mut best = align(&obs, model, &predicted, t);
         times.icp_ms = ms(t_icp);
         let occluded = (area as f32) < t.lost_mask_ratio * self.first_mask_area as f32 || cloud.points.len() < 30;
@@ -258,6 +269,8 @@ impl FrameTracker {
         self.jumped = recovered || times.relocalise_ms > 0.0;
         self.hidden = lost && (occluded || self.hidden);
         self.previous.push(pose);
+        self.previous_view = (!lost && !occluded && !self.jumped && self.cfg.tracking.previous_frame_weight_m > 0.0)
+            .then(|| PreviousView { pyramid, depth: frame.depth_m.clone(), silhouette, pose });
 
         let t_kf = Instant::now();
         let candidate =
@@ -361,7 +374,8 @@ impl FrameTracker {
         let last = *self.previous.last().expect("tracking has started");
         let found = self.feature_pose(features, None);
         let anchors = found.as_ref().map(|f| f.inliers.clone()).unwrap_or_default();
-        let obs = Observation { anchors: &anchors, ..*obs };
+        // Where tracking was lost, the previous frame's pose is no reference for texture.
+        let obs = Observation { anchors: &anchors, previous: None, ..*obs };
         let mut guesses: Vec<Pose> = self.keyframe_poses.iter().copied().chain([last]).collect();
         for axis in [Vector3::x(), Vector3::y(), Vector3::z()] {
             for angle in [-90f64, -45.0, -15.0, 15.0, 45.0, 90.0, 180.0] {
