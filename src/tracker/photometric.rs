@@ -119,11 +119,15 @@ struct View<'a> {
     pose: Pose,
 }
 
-/// The previous frame as the next one compares against it (see [`previous_frame_rows`]).
+/// The previous frame as the next one compares against it (see [`photometric_rows`]).
 pub struct PreviousView {
+    /// Its intensities, read at the same pyramid level as the current frame's.
     pub pyramid: IntensityPyramid,
+    /// Its depth, which tells where it saw a model point and where something hid it.
     pub depth: DepthImage,
+    /// Its object mask's distance transform: points outside the mask are not read.
     pub silhouette: MaskDistance,
+    /// The pose tracked there, which places the model's points in it.
     pub pose: Pose,
 }
 
