@@ -184,7 +184,7 @@ fn seen_points(
 }
 
 /// The photometric residuals of every camera-facing, unoccluded model point, under a Cauchy weight of scale
-/// `sigma` (see [`contrast_rows`]): against the model's colours, weighted by `cfg.photometric_weight_m`
+/// `sigma` (compared as `contrast_rows` compares): against the model's colours, weighted by `cfg.photometric_weight_m`
 /// (metres per grey level), and, where the previous frame saw the point too, against the grey level it showed
 /// there (`previous`, from [`PreviousView::greys`]), weighted by `cfg.previous_frame_weight_m`. The model's
 /// colours carry the shading of keyframes seen tens of degrees away, which holds a turn back; the previous
