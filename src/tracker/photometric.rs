@@ -206,7 +206,7 @@ pub fn photometric_rows(
     if cfg.photometric_weight_m > 0.0 {
         eq += contrast_rows(model, &seen, |i| Some(model.greys[i]), cfg.photometric_weight_m as f64, sigma);
     }
-    if let Some(previous) = previous.filter(|_| cfg.previous_frame_weight_m > 0.0) {
+    if let Some(previous) = previous {
         eq += contrast_rows(model, &seen, |i| previous[i], cfg.previous_frame_weight_m as f64, sigma);
     }
     eq
