@@ -37,9 +37,6 @@ pub struct IcpResult {
     pub photo_agreement: f64,
 }
 
-/// Twist steps below this (metres or radians) end a stage early.
-const CONVERGED: f64 = 1e-6;
-
 /// The cosine of the most oblique slant (about 87°) the agreement's depth tolerance grows to: edge-on it
 /// would be unbounded.
 const MIN_COS_SLANT: f64 = 0.05;
@@ -109,7 +106,7 @@ pub fn align(obs: &Observation, model: &ModelIndex, init: &Pose, cfg: &TrackingC
                 break;
             };
             pose = apply_twist(&pose, [step[0], step[1], step[2], step[3], step[4], step[5]]);
-            if step.norm() < CONVERGED {
+            if step.norm() < cfg.icp_min_step as f64 {
                 break;
             }
         }
