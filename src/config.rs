@@ -291,6 +291,23 @@ pub struct TrackingConfig {
     /// Pixels whose depth lies within this of the model (metres) make the propagated mask, where the source
     /// has no mask for a frame.
     pub mask_distance_m: f32,
+    /// ... and lies at most this far (metres) outside the nearest surfel, along its normal: a finger held a
+    /// few millimetres off a face is left out, sides coming into view (turning inwards) are not.
+    pub mask_outside_m: f32,
+    /// Surfaces seen within this of the model (metres) that are not the object are remembered (in the object's
+    /// frame) and keep the propagated mask off themselves: what touches the object, like fingers.
+    pub non_object_reach_m: f32,
+    /// In the first frame, the depth further than this (pixels) outside the given mask is not the object:
+    /// nearer, the mask's edge may be a pixel or two off.
+    pub non_object_border_px: f32,
+    /// Later, a surface this far (metres) in front of the model, along the pixel's ray, hides the object and
+    /// is not the object: more than depth noise and pose error, less than a finger's thickness.
+    pub occluder_front_m: f32,
+    /// Remembered non-object surfaces keep one point in each cube of this side (metres).
+    pub non_object_cell_m: f32,
+    /// A pixel whose depth is within this (metres) of the first frame's, outside its mask, shows the static
+    /// scene: over twice the depth noise of two readings at 0.6 m.
+    pub static_scene_tolerance_m: f32,
 }
 
 impl Default for TrackingConfig {
@@ -331,6 +348,12 @@ impl Default for TrackingConfig {
             angular_velocity_damping: 0.0,
             fine_iterations: 0,
             mask_distance_m: 0.01,
+            mask_outside_m: 0.003,
+            non_object_reach_m: 0.03,
+            non_object_border_px: 3.0,
+            occluder_front_m: 0.006,
+            non_object_cell_m: 0.002,
+            static_scene_tolerance_m: 0.005,
         }
     }
 }

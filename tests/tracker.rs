@@ -577,3 +577,29 @@ fn previous_view_at_truth(before: &RgbdFrame) -> splatrack::tracker::photometric
         pose: before.gt_pose.unwrap(),
     }
 }
+
+#[test]
+fn a_propagated_mask_keeps_off_the_gripper_holding_the_object() {
+    // The gripper's fingers touch the mug: within the mask's reach of its surface from the first frame on.
+    let scene = scene_of_seed(ObjectKind::Mug, MotionKind::Robot, 40, 0);
+    let mut tracker = FrameTracker::new(Config::default(), None);
+    tracker.track(&scene.render(0)).unwrap();
+    let (mut on_gripper, mut on_object, mut object) = (0, 0, 0);
+    for i in 1..40 {
+        let frame = scene.render(i);
+        let (truth, gripper) = (frame.object_mask.clone().unwrap(), frame.occluder_mask.clone().unwrap());
+        let (r, mask, _) = tracker.track(&RgbdFrame { object_mask: None, ..frame.clone() }).unwrap();
+        assert!(!r.lost, "frame {i} lost");
+        for (x, y, m) in mask.enumerate_pixels() {
+            let (set, gripped) = (m[0] > 0, gripper.get_pixel(x, y)[0] > 0);
+            // The mask can only hold pixels with depth.
+            let seen = truth.get_pixel(x, y)[0] > 0 && frame.back_project(x, y).is_some();
+            on_gripper += (set && gripped) as usize;
+            on_object += (set && seen) as usize;
+            object += seen as usize;
+        }
+    }
+    let (share, recall) = (on_gripper as f64 / (on_gripper + on_object) as f64, on_object as f64 / object as f64);
+    // Without what is known of the gripper: share 0.27, recall 0.84. With it: 0.026 and 0.81.
+    assert!(share < 0.06 && recall > 0.77, "gripper share {share:.3}, object recall {recall:.3}");
+}

@@ -16,7 +16,7 @@ use super::geometry::{downsample, first_frame_pose, mask_area, observed_cloud, r
 use super::icp::{IcpResult, Observation, align};
 use super::keyframes::KeyframeInfo;
 use super::mapping::MapSnapshot;
-use super::mask::propagate_mask;
+use super::mask::{NonObject, propagate_mask};
 use super::model_index::ModelIndex;
 use super::photometric::{IntensityPyramid, PreviousView};
 use super::silhouette::MaskDistance;
@@ -124,6 +124,8 @@ pub struct FrameTracker {
     keyframe_features: Vec<KeyframeFeatures>,
     /// The last frame, where it was tracked and not re-localised: the next frame's texture is compared with it.
     previous_view: Option<PreviousView>,
+    /// Surfaces seen near the object that are not the object, which propagated masks keep out.
+    non_object: NonObject,
     fitter: Option<Fitter>,
 }
 
@@ -150,6 +152,7 @@ impl FrameTracker {
             jumped: false,
             keyframe_features: Vec::new(),
             previous_view: None,
+            non_object: NonObject::default(),
             fitter,
         }
     }
@@ -210,7 +213,10 @@ impl FrameTracker {
         let mask = match &frame.object_mask {
             Some(m) => m.clone(),
             // Generous around the prediction; tightened at the tracked pose below.
-            None => propagate_mask(frame, model, &predicted, 2.0 * t.mask_distance_m as f64),
+            None => {
+                let outside = 2.0 * t.mask_outside_m as f64;
+                propagate_mask(frame, model, &self.non_object, &predicted, 2.0 * t.mask_distance_m as f64, outside)
+            }
         };
         times.mask_ms = ms(start);
         let area = mask_area(&mask);
@@ -250,7 +256,12 @@ impl FrameTracker {
         let mut pose = if occluded { predicted } else { best.pose };
         let mask = if frame.object_mask.is_none() && !lost {
             let t_mask = Instant::now();
-            let tight = propagate_mask(frame, model, &pose, t.mask_distance_m as f64);
+            // What has come in front of the model is learnt first, so that a keyframe never seeds it.
+            if trusted {
+                self.non_object.add_occluders(frame, model, &pose, t);
+            }
+            let (distance, outside) = (t.mask_distance_m as f64, t.mask_outside_m as f64);
+            let tight = propagate_mask(frame, model, &self.non_object, &pose, distance, outside);
             times.mask_ms += ms(t_mask);
             tight
         } else {
@@ -307,6 +318,9 @@ impl FrameTracker {
         self.first_mask_area = mask_area(&mask);
         self.previous.push(pose);
         let candidate = self.candidate(frame, &mask, 0, pose, self.first_mask_area);
+        if let Some(model) = &self.model {
+            self.non_object = NonObject::beside_first_mask(frame, &mask, &pose, model, &self.cfg.tracking);
+        }
         let result = FrameResult {
             index: 0,
             id: frame.id.clone(),
