@@ -587,7 +587,7 @@ fn a_propagated_mask_keeps_off_the_gripper_holding_the_object() {
     let (mut on_gripper, mut on_object, mut object) = (0, 0, 0);
     for i in 1..40 {
         let frame = scene.render(i);
-        let (truth, gripper) = (frame.object_mask.clone().unwrap(), frame.occluder_mask.clone().unwrap());
+        let (truth, gripper) = (frame.object_mask.as_ref().unwrap(), frame.occluder_mask.as_ref().unwrap());
         let (r, mask, _) = tracker.track(&RgbdFrame { object_mask: None, ..frame.clone() }).unwrap();
         assert!(!r.lost, "frame {i} lost");
         for (x, y, m) in mask.enumerate_pixels() {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::model_index::ModelIndex;
 use super::silhouette::MaskDistance;
 use crate::config::TrackingConfig;
-use crate::frame::{DepthImage, Mask, Pose, RgbdFrame};
+use crate::frame::{DepthImage, Intrinsics, Mask, Pose, RgbdFrame};
 
 /// Pixels are searched in the model's projected bounding box grown by this margin (pixels) at least.
 const BOX_MARGIN_PX: f64 = 12.0;
@@ -82,8 +82,8 @@ impl NonObject {
         let mut nearest = vec![(f64::INFINITY, false); (cw * ch) as usize];
         for (p, n) in model.points.iter().zip(&model.normals) {
             let c = pose * Point3::from(*p);
-            let (u, v) = (k.fx * c.x / c.z + k.cx, k.fy * c.y / c.z + k.cy);
-            if c.z > 1e-3 && u >= 0.0 && v >= 0.0 && u < k.width as f64 && v < k.height as f64 {
+            let Some((u, v)) = project(k, &c) else { continue };
+            if u >= 0.0 && v >= 0.0 && u < k.width as f64 && v < k.height as f64 {
                 let cell = &mut nearest[(v as u32 / DEPTH_CELL_PX * cw + u as u32 / DEPTH_CELL_PX) as usize];
                 if c.z < cell.0 {
                     *cell = (c.z, (pose.rotation * n).dot(&c.coords) < -FACING_COS * c.coords.norm());
@@ -154,12 +154,17 @@ fn surfaces_near_model(
             }
             let Some(p) = frame.back_project(x, y) else { continue };
             let q = (to_object * Point3::from(p)).coords;
-            if (q - model.points[model.nearest(&q).index]).norm() < reach {
+            if model.covers(&q, reach) {
                 points.push(q);
             }
         }
     }
     points
+}
+
+/// Pixel coordinates of camera-frame point `c`, None behind (or at) the camera.
+fn project(k: &Intrinsics, c: &Point3<f64>) -> Option<(f64, f64)> {
+    (c.z > 1e-3).then(|| (k.fx * c.x / c.z + k.cx, k.fy * c.y / c.z + k.cy))
 }
 
 /// The model's projected bounding box at `pose`, grown by what `grow_m` spans at the model's nearest depth
@@ -171,10 +176,7 @@ fn model_box(frame: &RgbdFrame, model: &ModelIndex, pose: &Pose, grow_m: f64) ->
     let mut near = f64::INFINITY;
     for p in &model.points {
         let c = pose * Point3::from(*p);
-        if c.z <= 1e-3 {
-            continue;
-        }
-        let (u, v) = (k.fx * c.x / c.z + k.cx, k.fy * c.y / c.z + k.cy);
+        let Some((u, v)) = project(k, &c) else { continue };
         (x0, y0, x1, y1) = (x0.min(u), y0.min(v), x1.max(u), y1.max(v));
         near = near.min(c.z);
     }
@@ -229,7 +231,6 @@ pub fn propagate_mask(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Intrinsics;
     use crate::splats::Splats;
 
     /// A 12 cm square of surfels 2 mm apart in the object's z = 0 plane, normals along `normal_z` (−1: towards
