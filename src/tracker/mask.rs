@@ -9,6 +9,7 @@ use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 
 use super::model_index::ModelIndex;
+use super::planes::{Plane, dominant_planes};
 use super::silhouette::MaskDistance;
 use crate::config::TrackingConfig;
 use crate::frame::{DepthImage, Intrinsics, Mask, Pose, RgbdFrame};
@@ -31,7 +32,8 @@ const FACING_COS: f64 = 0.2;
 /// only: by frame 35 half of the mask's pixels were the gripper's).
 ///
 /// Besides, the first frame's depth outside the mask: where a camera stands still (the datasets), a pixel
-/// showing that depth again shows the same static surface, such as the table a held box is lowered towards.
+/// showing that depth again shows the same static surface, such as the table a held box is lowered towards;
+/// and so does one on that depth's large planes, such as the table the object uncovers as it moves.
 #[derive(Default)]
 pub struct NonObject {
     /// The occupied cells of a grid of `non_object_cell_m`: one point is kept in each.
@@ -40,14 +42,21 @@ pub struct NonObject {
     tree: Option<ImmutableKdTree<f64, 3>>,
     /// The first frame's depth outside its mask (0 inside it and near its edge, and where depth is missing).
     first_depth: Option<DepthImage>,
-    /// Depths within this of `first_depth` are the static scene (metres).
+    /// The large planes of `first_depth` (camera frame).
+    planes: Vec<Plane>,
+    /// The pixels of `first_depth` the planes were sought among, which tell whether the camera has moved.
+    static_samples: Vec<(u32, u32)>,
+    /// Depths within this of `first_depth` or of a plane are the static scene (metres).
     static_tolerance_m: f64,
 }
+
+/// The first frame's static depth is sampled for planes every this many pixels in x and y.
+const PLANE_SAMPLE_PX: usize = 8;
 
 impl NonObject {
     /// The surfaces beside the object in the first frame: depth outside `mask` (further than
     /// `non_object_border_px` from it, since a mask's edge is uncertain) within `non_object_reach_m` of the
-    /// model seeded from it.
+    /// model seeded from it. All of that depth, and its large planes, make the static scene.
     pub fn beside_first_mask(
         frame: &RgbdFrame,
         mask: &Mask,
@@ -61,11 +70,23 @@ impl NonObject {
         let first_depth = DepthImage::from_fn(frame.intrinsics.width, frame.intrinsics.height, |x, y| {
             image::Luma([if beside(x, y) { frame.depth_m.get_pixel(x, y)[0] } else { 0.0 }])
         });
-        let mut found = Self {
-            first_depth: Some(first_depth),
-            static_tolerance_m: t.static_scene_tolerance_m as f64,
-            ..Self::default()
-        };
+        let static_tolerance_m = t.static_scene_tolerance_m as f64;
+        let k = frame.intrinsics;
+        let static_samples: Vec<(u32, u32)> = (0..k.height)
+            .step_by(PLANE_SAMPLE_PX)
+            .flat_map(|y| (0..k.width).step_by(PLANE_SAMPLE_PX).map(move |x| (x, y)))
+            .filter(|&(x, y)| beside(x, y) && frame.depth_m.get_pixel(x, y)[0] > 0.0)
+            .collect();
+        let static_points: Vec<Vector3<f64>> =
+            static_samples.iter().filter_map(|&(x, y)| frame.back_project(x, y)).collect();
+        let planes = dominant_planes(
+            &static_points,
+            static_tolerance_m,
+            t.static_plane_min_share as f64,
+            t.static_planes as usize,
+        );
+        let first_depth = Some(first_depth);
+        let mut found = Self { first_depth, planes, static_samples, static_tolerance_m, ..Self::default() };
         found.add(surfaces_near_model(frame, model, pose, t, beside), t);
         found
     }
@@ -116,13 +137,33 @@ impl NonObject {
         }
     }
 
-    /// Whether camera-frame depth `depth_m` at pixel (x, y) is the one the first frame saw there outside the
-    /// object.
-    fn is_static_scene(&self, x: u32, y: u32, depth_m: f64) -> bool {
-        self.first_depth.as_ref().is_some_and(|first| {
+    /// Forgets the first frame's static scene once fewer than `min_share` of its sampled pixels (with depth
+    /// now) show its depth again: the camera has moved, and what was static no longer is where it was.
+    pub fn forget_scene_if_camera_moved(&mut self, frame: &RgbdFrame, min_share: f64) {
+        let Some(first) = &self.first_depth else { return };
+        let now = |&(x, y): &(u32, u32)| frame.depth_m.get_pixel(x, y)[0] as f64;
+        let seen: Vec<(f64, f64)> = self
+            .static_samples
+            .iter()
+            .map(|s| (now(s), first.get_pixel(s.0, s.1)[0] as f64))
+            .filter(|(now, _)| *now > 0.0)
+            .collect();
+        let same = seen.iter().filter(|(now, then)| (now - then).abs() < self.static_tolerance_m).count();
+        if !seen.is_empty() && (same as f64) < min_share * seen.len() as f64 {
+            tracing::info!(frame = %frame.id, "the camera has moved: the first frame's static scene is forgotten");
+            (self.first_depth, self.planes, self.static_samples) = (None, Vec::new(), Vec::new());
+        }
+    }
+
+    /// Whether camera-frame point `p`, seen at pixel (x, y), shows the static scene: the depth the first frame
+    /// saw there outside the object, or one of its large planes.
+    fn is_static_scene(&self, x: u32, y: u32, p: &Vector3<f64>) -> bool {
+        let tolerance = self.static_tolerance_m;
+        let seen_before = self.first_depth.as_ref().is_some_and(|first| {
             let seen = first.get_pixel(x, y)[0] as f64;
-            seen > 0.0 && (depth_m - seen).abs() < self.static_tolerance_m
-        })
+            seen > 0.0 && (p.z - seen).abs() < tolerance
+        });
+        seen_before || self.planes.iter().any(|plane| plane.distance(p) < tolerance)
     }
 
     /// Distance from object-frame point `p` to the nearest known non-object surface (infinite when none is).
@@ -212,7 +253,7 @@ pub fn propagate_mask(
     rows.for_each(|(y, row)| {
         for x in xa..xb {
             let Some(p) = frame.back_project(x, y as u32) else { continue };
-            if non_object.is_static_scene(x, y as u32, p.z) {
+            if non_object.is_static_scene(x, y as u32, &p) {
                 continue;
             }
             let q = (to_object * Point3::from(p)).coords;
@@ -232,6 +273,7 @@ pub fn propagate_mask(
 mod tests {
     use super::*;
     use crate::splats::Splats;
+    use crate::tracker::geometry::mask_area;
 
     /// A 12 cm square of surfels 2 mm apart in the object's z = 0 plane, normals along `normal_z` (−1: towards
     /// a camera looking along +z).
@@ -249,17 +291,23 @@ mod tests {
     /// A 160×120 frame of the plate 0.5 m ahead, with a finger 2 cm in front of it over columns 60..70, and a
     /// wall 20 cm behind.
     fn frame(finger: bool) -> RgbdFrame {
+        frame_of(finger, 0.0, 0.7)
+    }
+
+    /// The plate moved `plate_x_m` sideways, before a wall at depth `wall_m`.
+    fn frame_of(finger: bool, plate_x_m: f64, wall_m: f32) -> RgbdFrame {
         let k = Intrinsics::from_fov(160, 120, 60.0);
         let half_plate_px = 0.06 * k.fx / 0.5;
+        let plate_cx = k.cx + plate_x_m * k.fx / 0.5;
         let depth = DepthImage::from_fn(k.width, k.height, |x, y| {
             let on_plate =
-                ((x as f64 + 0.5 - k.cx).abs() < half_plate_px) && ((y as f64 + 0.5 - k.cy).abs() < half_plate_px);
+                ((x as f64 + 0.5 - plate_cx).abs() < half_plate_px) && ((y as f64 + 0.5 - k.cy).abs() < half_plate_px);
             let z = if finger && (60..70).contains(&x) {
                 0.48
             } else if on_plate {
                 0.5
             } else {
-                0.7
+                wall_m
             };
             image::Luma([z])
         });
@@ -320,7 +368,49 @@ mod tests {
         let again = propagate_mask(&view, &model, &beside, &ahead(), 0.01, 0.01);
         assert_eq!(count(&again, 0..88), count(&mask, 0..88), "the mask's own pixels stay");
         assert_eq!(count(&again, 94..160), 0, "beyond the border, the same depth again is the static scene");
-        assert!(beside.is_static_scene(95, 60, 0.503) && !beside.is_static_scene(95, 60, 0.49));
-        assert!(!beside.is_static_scene(50, 60, 0.5), "inside the first mask nothing is known of the scene");
+        let k = view.intrinsics;
+        let at = |x: u32, z: f64| Vector3::new((x as f64 + 0.5 - k.cx) / k.fx * z, (60.5 - k.cy) / k.fy * z, z);
+        assert!(beside.is_static_scene(95, 60, &at(95, 0.503)) && !beside.is_static_scene(95, 60, &at(95, 0.49)));
+        assert!(!beside.is_static_scene(70, 60, &at(70, 0.5)), "inside the first mask nothing is known of it");
+        assert!(beside.is_static_scene(70, 60, &at(70, 0.7)), "but the wall's plane runs on behind the plate");
+    }
+
+    #[test]
+    fn the_wall_a_moving_object_uncovers_is_static_scene() {
+        // The wall is 8 mm behind the plate, so beyond the plate's edge it lies within the mask distance of it.
+        let (model, t) = (plate(-1.0), TrackingConfig::default());
+        let first = frame_of(false, 0.0, 0.508);
+        let mask = propagate_mask(&first, &model, &NonObject::default(), &ahead(), 0.01, 0.003);
+        let beside = NonObject::beside_first_mask(&first, &mask, &ahead(), &model, &t);
+        assert_eq!(beside.planes.len(), 1, "the wall: {:?}", beside.planes);
+        let mut without_planes = NonObject::beside_first_mask(&first, &mask, &ahead(), &model, &t);
+        without_planes.planes.clear();
+        // The plate moves 3 cm to the left and uncovers the wall where the first mask lay.
+        let moved = Pose::translation(-0.03, 0.0, 0.5);
+        let later = frame_of(false, -0.03, 0.508);
+        let wall = |m: &Mask| {
+            m.enumerate_pixels().filter(|&(x, y, p)| p[0] > 0 && later.depth_m.get_pixel(x, y)[0] > 0.505).count()
+        };
+        let plate = |m: &Mask| mask_area(m) - wall(m);
+        let open = propagate_mask(&later, &model, &without_planes, &moved, 0.01, 0.003);
+        assert!(wall(&open) > 20, "without the plane the uncovered wall joins the mask: {}", wall(&open));
+        let closed = propagate_mask(&later, &model, &beside, &moved, 0.01, 0.003);
+        assert_eq!(wall(&closed), 0, "the wall's plane keeps it out");
+        assert_eq!(plate(&closed), plate(&open), "and only it");
+    }
+
+    #[test]
+    fn a_camera_that_moves_forgets_the_static_scene() {
+        let (model, t) = (plate(-1.0), TrackingConfig::default());
+        let first = frame_of(false, 0.0, 0.7);
+        let mask = propagate_mask(&first, &model, &NonObject::default(), &ahead(), 0.01, 0.003);
+        let mut beside = NonObject::beside_first_mask(&first, &mask, &ahead(), &model, &t);
+        let wall = Vector3::new(0.0, 0.0, 0.7);
+        let min_share = t.static_scene_min_share as f64;
+        beside.forget_scene_if_camera_moved(&frame_of(false, -0.03, 0.7), min_share);
+        assert!(beside.is_static_scene(80, 60, &wall), "the object moved, the camera did not");
+        // The camera backs off 3 cm: the wall is now at 0.73 m.
+        beside.forget_scene_if_camera_moved(&frame_of(false, -0.03, 0.73), min_share);
+        assert!(!beside.is_static_scene(80, 60, &wall) && !beside.is_static_scene(0, 0, &wall), "forgotten");
     }
 }

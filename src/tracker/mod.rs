@@ -15,6 +15,7 @@ pub mod mask;
 pub mod model_index;
 pub mod normal_equations;
 pub mod photometric;
+pub mod planes;
 pub mod pruning;
 pub mod session;
 pub mod silhouette;

@@ -214,6 +214,7 @@ impl FrameTracker {
             Some(m) => m.clone(),
             // Generous around the prediction; tightened at the tracked pose below.
             None => {
+                self.non_object.forget_scene_if_camera_moved(frame, t.static_scene_min_share as f64);
                 let outside = 2.0 * t.mask_outside_m as f64;
                 propagate_mask(frame, model, &self.non_object, &predicted, 2.0 * t.mask_distance_m as f64, outside)
             }
