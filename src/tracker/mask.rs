@@ -141,15 +141,15 @@ impl NonObject {
     /// now) show its depth again: the camera has moved, and what was static no longer is where it was.
     pub fn forget_scene_if_camera_moved(&mut self, frame: &RgbdFrame, min_share: f64) {
         let Some(first) = &self.first_depth else { return };
-        let now = |&(x, y): &(u32, u32)| frame.depth_m.get_pixel(x, y)[0] as f64;
-        let seen: Vec<(f64, f64)> = self
-            .static_samples
-            .iter()
-            .map(|s| (now(s), first.get_pixel(s.0, s.1)[0] as f64))
-            .filter(|(now, _)| *now > 0.0)
-            .collect();
-        let same = seen.iter().filter(|(now, then)| (now - then).abs() < self.static_tolerance_m).count();
-        if !seen.is_empty() && (same as f64) < min_share * seen.len() as f64 {
+        let (mut seen, mut same) = (0usize, 0usize);
+        for &(x, y) in &self.static_samples {
+            let now = frame.depth_m.get_pixel(x, y)[0] as f64;
+            if now > 0.0 {
+                seen += 1;
+                same += ((now - first.get_pixel(x, y)[0] as f64).abs() < self.static_tolerance_m) as usize;
+            }
+        }
+        if seen > 0 && (same as f64) < min_share * seen as f64 {
             tracing::info!(frame = %frame.id, "the camera has moved: the first frame's static scene is forgotten");
             (self.first_depth, self.planes, self.static_samples) = (None, Vec::new(), Vec::new());
         }

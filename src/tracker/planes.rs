@@ -35,12 +35,15 @@ impl Plane {
 
     /// The least-squares plane of `points` (at least three, not all on one line).
     fn fit(points: &[Vector3<f64>]) -> Option<Self> {
-        let centre = points.iter().sum::<Vector3<f64>>() / points.len().max(1) as f64;
+        if points.len() < 3 {
+            return None;
+        }
+        let centre = points.iter().sum::<Vector3<f64>>() / points.len() as f64;
         let scatter: Matrix3<f64> = points.iter().map(|p| (p - centre) * (p - centre).transpose()).sum();
         let eigen = scatter.symmetric_eigen();
         let (smallest, _) = eigen.eigenvalues.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))?;
         let normal = eigen.eigenvectors.column(smallest).into_owned();
-        (points.len() >= 3).then(|| Self { normal, offset: -normal.dot(&centre) })
+        Some(Self { normal, offset: -normal.dot(&centre) })
     }
 }
 
