@@ -272,21 +272,8 @@ pub fn propagate_mask(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::splats::Splats;
+    use crate::tracker::fixtures::plate;
     use crate::tracker::geometry::mask_area;
-
-    /// A 12 cm square of surfels 2 mm apart in the object's z = 0 plane, normals along `normal_z` (−1: towards
-    /// a camera looking along +z).
-    fn plate(normal_z: f32) -> ModelIndex {
-        let mut splats = Splats::default();
-        let quat = if normal_z < 0.0 { [0.0, 1.0, 0.0, 0.0] } else { [1.0, 0.0, 0.0, 0.0] };
-        for i in -30..=30 {
-            for j in -30..=30 {
-                splats.push([i as f32 * 0.002, j as f32 * 0.002, 0.0], quat, [0.001; 2], 0.9, [0.5; 3]);
-            }
-        }
-        ModelIndex::new(&splats, &TrackingConfig::default()).unwrap()
-    }
 
     /// A 160×120 frame of the plate 0.5 m ahead, with a finger 2 cm in front of it over columns 60..70, and a
     /// wall 20 cm behind.

@@ -7,6 +7,8 @@
 //! results and events on channels, and the newest snapshot in a [`slot::Latest`].
 
 pub mod features;
+#[cfg(test)]
+mod fixtures;
 pub mod geometry;
 pub mod icp;
 pub mod keyframes;

@@ -202,12 +202,14 @@ pub fn photometric_rows(
 ) -> NormalEquations {
     let view = View { pyramid: obs.pyramid, depth: &obs.frame.depth_m, silhouette: obs.silhouette, pose: *pose };
     let seen = seen_points(model, &view, level, cfg, occlusion_m);
+    let min_contrast = cfg.photometric_min_contrast as f64;
     let mut eq = NormalEquations::default();
     if cfg.photometric_weight_m > 0.0 {
-        eq += contrast_rows(model, &seen, |i| Some(model.greys[i]), cfg.photometric_weight_m as f64, sigma);
+        eq +=
+            contrast_rows(model, &seen, |i| Some(model.greys[i]), cfg.photometric_weight_m as f64, sigma, min_contrast);
     }
     if let Some(previous) = previous {
-        eq += contrast_rows(model, &seen, |i| previous[i], cfg.previous_frame_weight_m as f64, sigma);
+        eq += contrast_rows(model, &seen, |i| previous[i], cfg.previous_frame_weight_m as f64, sigma, min_contrast);
     }
     eq
 }
@@ -221,6 +223,7 @@ fn contrast_rows(
     reference: impl Fn(usize) -> Option<f64> + Sync,
     weight: f64,
     sigma: f64,
+    min_contrast: f64,
 ) -> NormalEquations {
     let both = |i: usize| Some((seen[i].as_ref()?, reference(i)?));
     let (mut reference_sum, mut observed_sum) = (0.0, 0.0);
@@ -245,7 +248,11 @@ fn contrast_rows(
         }
         let share = 1.0 / count as f64;
         let (observed_mean, row_mean, reference_mean) = (observed_sum * share, row_sum * share, reference_sum * share);
-        let r = gain * (grey - observed_mean) - (reference_grey - reference_mean);
+        let (observed_contrast, reference_contrast) = (gain * (grey - observed_mean), reference_grey - reference_mean);
+        if observed_contrast.abs().max(reference_contrast.abs()) < min_contrast {
+            return;
+        }
+        let r = observed_contrast - reference_contrast;
         eq.add_row(&((row - row_mean) * (gain * weight)), r * weight, cauchy(r, sigma));
     })
 }
@@ -257,4 +264,31 @@ const MIN_NEIGHBOURS: usize = 4;
 /// the light dims and brightens between keyframes and now. Bounded, so that a few points cannot blow it up.
 pub(super) fn brightness_gain(model: f64, observed: f64) -> f64 {
     if observed > 1e-6 { (model / observed).clamp(0.5, 2.0) } else { 1.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::fixtures::plate;
+
+    /// The residual rows `contrast_rows` counts where the plate's points show `observed(x)` now and
+    /// `reference(x)` in the reference (x: the point's position across the plate, metres).
+    fn rows_counted(observed: impl Fn(f64) -> f64, reference: impl Fn(f64) -> f64 + Sync, min_contrast: f64) -> usize {
+        let model = plate(-1.0);
+        let seen: Vec<_> =
+            model.points.iter().map(|p| Some((observed(p.x), Vector6::new(1.0, 0.0, 0.0, 0.0, 0.0, 0.0)))).collect();
+        contrast_rows(&model, &seen, |i| Some(reference(model.points[i].x)), 1.0, 0.3, min_contrast).used
+    }
+
+    #[test]
+    fn a_faint_highlight_on_a_plain_face_does_not_count_and_print_does() {
+        // A highlight 0.06 brighter than the face, a centimetre left of where the reference saw it.
+        let bump = |centre: f64| move |x: f64| 0.5 + 0.06 * (-((x - centre) / 0.004).powi(2)).exp();
+        assert!(rows_counted(bump(0.01), bump(-0.01), 0.0) > 100, "without the threshold it pulls");
+        assert_eq!(rows_counted(bump(0.01), bump(-0.01), 0.1), 0);
+        // A print edge (0.2 to 0.8) counts near the edge, on both sides.
+        let print = |x: f64| if x < 0.0 { 0.2 } else { 0.8 };
+        let counted = rows_counted(print, print, 0.1);
+        assert!(counted > 100 && counted < 61 * 61 / 2, "{counted} rows: near the edge only");
+    }
 }
