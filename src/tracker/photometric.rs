@@ -216,7 +216,8 @@ pub fn photometric_rows(
 
 /// Residuals of the grey levels `seen` now against `reference` ones, each relative to the mean of its visible
 /// neighbours (see [`ModelIndex::neighbours`]) that have both, after matching the frame's brightness to the
-/// reference's; `weight` converts grey levels to metres.
+/// reference's; `weight` converts grey levels to metres. A point that stands out from those neighbours by less
+/// than `min_contrast` both now and in the reference is left out (see `TrackingConfig::photometric_min_contrast`).
 fn contrast_rows(
     model: &ModelIndex,
     seen: &[Option<(f64, Vector6<f64>)>],
