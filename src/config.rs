@@ -234,8 +234,9 @@ pub struct TrackingConfig {
     /// turns: matched against the one a keyframe saw elsewhere on the face, it pulled a held box along its plain
     /// face (box in hand, seed 6, 80 frames: 15 mm off at 0, 12 mm at 0.1, 11 mm at 0.15; 8 mm with the model's
     /// colours left out, 6 mm with no photometric term). Off by default: over the 48 synthetic sequences (seeds
-    /// 0–7) 0.1 put every box and mug within the targets (boxes in hand, mean ADD 95.2 → 95.8) but cost the 16
-    /// bottles a point (93.3 → 92.5; 92.0 with the threshold on the model's colours only); mean ADD 96.1 → 96.0.
+    /// 0–7, measured at a 60° `photometric_max_slant_deg`) 0.1 put every box and mug within the targets (boxes in
+    /// hand, mean ADD 95.2 → 95.8) but cost the 16 bottles a point (93.3 → 92.5; 92.0 with the threshold on the
+    /// model's colours only); mean ADD 96.1 → 96.0.
     pub photometric_min_contrast: f32,
     /// Surfels seen more obliquely than this (degrees between normal and line of sight) are left out of the
     /// photometric term: near the outline the frame's pixels mix in the background, and the outline stays put
