@@ -120,6 +120,9 @@ pub struct FrameTracker {
     weak_streak: u32,
     /// The last frame was re-localised or recovered: its pose may be a jump, not motion.
     jumped: bool,
+    /// How many frames in a row, up to the last, were tracked without a poor fit, loss or jump: the turn between
+    /// them is motion.
+    steady: usize,
     /// Every candidate's features, with its pose refined as mapping publishes poses.
     keyframe_features: Vec<KeyframeFeatures>,
     /// The last frame, where it was tracked and not re-localised: the next frame's texture is compared with it.
@@ -150,6 +153,7 @@ impl FrameTracker {
             hidden: false,
             weak_streak: 0,
             jumped: false,
+            steady: 0,
             keyframe_features: Vec::new(),
             previous_view: None,
             non_object: NonObject::default(),
@@ -279,6 +283,7 @@ impl FrameTracker {
         }
         self.lost = lost;
         self.jumped = recovered || times.relocalise_ms > 0.0;
+        self.steady = if lost || occluded || self.jumped || self.weak_streak > 0 { 0 } else { self.steady + 1 };
         self.hidden = lost && (occluded || self.hidden);
         self.previous.push(pose);
         self.previous_view = (!lost && !occluded && !self.jumped && self.cfg.tracking.previous_frame_weight_m > 0.0)
@@ -341,7 +346,8 @@ impl FrameTracker {
         Ok((result, mask, Some(candidate)))
     }
 
-    /// Constant-velocity prediction from the last two poses, damped (the rotation by its own factor).
+    /// Constant-velocity prediction, damped: the shift of the last two poses, the mean turn of the last steady few
+    /// (see `TrackingConfig::angular_velocity_frames`).
     fn predict(&self) -> Pose {
         let n = self.previous.len();
         let last = self.previous[n - 1];
@@ -355,8 +361,12 @@ impl FrameTracker {
         // The object's origin moves in a straight line and the object turns about it: composing the whole
         // relative motion instead would turn it about the camera, and damping only that motion's rotation
         // would leave the translation that turn implies (after a sudden turn, a jump of tens of centimetres).
+        // The turn is the mean over the last few steadily tracked frames: one frame's turn carries that frame's
+        // noise, and extrapolated it runs away.
+        let frames = (t.angular_velocity_frames.max(1) as usize).min(self.steady).min(n - 1).max(1);
+        let since = self.previous[n - 1 - frames];
         let turn = UnitQuaternion::identity()
-            .slerp(&(last.rotation * before.rotation.inverse()), t.angular_velocity_damping as f64);
+            .slerp(&(last.rotation * since.rotation.inverse()), t.angular_velocity_damping as f64 / frames as f64);
         let shift = (last.translation.vector - before.translation.vector) * t.velocity_damping as f64;
         Pose::from_parts(Translation3::from(last.translation.vector + shift), turn * last.rotation)
     }
@@ -531,6 +541,7 @@ mod tests {
     fn tracker_after(poses: &[Pose]) -> FrameTracker {
         let mut tracker = FrameTracker::new(Config::default(), None);
         tracker.previous = poses.to_vec();
+        tracker.steady = poses.len();
         tracker
     }
 
@@ -549,6 +560,29 @@ mod tests {
             (rotation_between_deg(&predicted, &last) - expected).abs() < 1e-6,
             "the turn goes on, damped to {expected}°"
         );
+    }
+
+    #[test]
+    fn a_spin_is_extrapolated_at_its_mean_turn_over_the_steady_frames() {
+        // Spinning 2.2° a frame about y on average, the single turns alternating 3° and 1°.
+        let poses: Vec<Pose> = [0.0f64, 3.0, 4.0, 7.0, 8.0, 11.0]
+            .iter()
+            .map(|deg| {
+                let spin = UnitQuaternion::from_scaled_axis(Vector3::y() * deg.to_radians());
+                Pose::from_parts(Translation3::new(0.0, 0.0, 0.5), spin)
+            })
+            .collect();
+        let mut tracker = tracker_after(&poses);
+        tracker.cfg.tracking.angular_velocity_damping = 0.5;
+        tracker.cfg.tracking.angular_velocity_frames = 5;
+        let turn = |tracker: &FrameTracker| rotation_between_deg(&tracker.predict(), &poses[5]);
+        assert!((turn(&tracker) - 0.5 * 2.2).abs() < 1e-9, "mean of the last five turns, damped: {}", turn(&tracker));
+        // Only the frames since the last jump count: the last two turns, 4° in all.
+        tracker.steady = 2;
+        assert!((turn(&tracker) - 0.5 * 2.0).abs() < 1e-9, "{}", turn(&tracker));
+        tracker.cfg.tracking.angular_velocity_frames = 1;
+        tracker.steady = 6;
+        assert!((turn(&tracker) - 0.5 * 3.0).abs() < 1e-9, "the last turn alone: {}", turn(&tracker));
     }
 
     #[test]
