@@ -283,7 +283,7 @@ impl FrameTracker {
         }
         self.lost = lost;
         self.jumped = recovered || times.relocalise_ms > 0.0;
-        self.steady = if lost || occluded || self.jumped || self.weak_streak > 0 { 0 } else { self.steady + 1 };
+        self.steady = if lost || self.jumped || self.weak_streak > 0 { 0 } else { self.steady + 1 };
         self.hidden = lost && (occluded || self.hidden);
         self.previous.push(pose);
         self.previous_view = (!lost && !occluded && !self.jumped && self.cfg.tracking.previous_frame_weight_m > 0.0)
