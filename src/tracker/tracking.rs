@@ -541,7 +541,7 @@ mod tests {
     fn tracker_after(poses: &[Pose]) -> FrameTracker {
         let mut tracker = FrameTracker::new(Config::default(), None);
         tracker.previous = poses.to_vec();
-        tracker.steady = poses.len();
+        tracker.steady = poses.len().saturating_sub(1);
         tracker
     }
 
@@ -581,7 +581,7 @@ mod tests {
         tracker.steady = 2;
         assert!((turn(&tracker) - 0.5 * 2.0).abs() < 1e-9, "{}", turn(&tracker));
         tracker.cfg.tracking.angular_velocity_frames = 1;
-        tracker.steady = 6;
+        tracker.steady = 5;
         assert!((turn(&tracker) - 0.5 * 3.0).abs() < 1e-9, "the last turn alone: {}", turn(&tracker));
     }
 
